@@ -1,0 +1,1019 @@
+//! The socket thread: a mio loop that owns every socket.
+//!
+//! One thread runs this loop. Each turn it waits on the `Poll` (with a timeout for
+//! the nearest linger deadline or ack check), handles readiness, then drains the
+//! whole command channel. Decisions about a connection's life are made by the
+//! state machine in `state.rs`; this file performs the reads, writes and closes it
+//! asks for and turns them into events for the owner.
+//!
+//! Polling is edge-triggered. Interest follows what the state machine wants: no
+//! read interest while paused, after the peer's FIN or before `start`; write
+//! interest only while bytes are queued. A half-closed fd is therefore never
+//! reported again, and the thread never spins on it.
+//!
+//! Tokens are socket ids, so a readiness event left over from a closed socket can
+//! never be taken for the socket that reuses its slot.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use crossbeam_channel::Receiver;
+use mio::event::Source;
+use mio::{Events, Interest, Poll, Token};
+
+use super::command::Command;
+use super::config::SocketConfig;
+use super::connector::{self, Pending, Progress};
+use super::event::{Event, EventSink, Owner};
+use super::handle::Shared;
+use super::id::SocketId;
+use super::listener::{Accepted, Listener, Spare};
+use super::state::{Action, Actions, Conn, Io, Phase};
+use super::stats::{Counters, SocketInfo, SocketKind};
+use super::stream::Stream;
+use super::udp::Udp;
+use super::write_queue::WriteQueue;
+
+/// The waker's token; socket tokens are ids, which never reach it.
+pub(crate) const WAKER: Token = Token(usize::MAX);
+
+/// How often sockets that sent their FIN are checked for the peer's ack.
+const ACK_CHECK: Duration = Duration::from_millis(10);
+
+/// Reads per readiness event before other sockets get a turn.
+const READ_BUDGET: usize = 16;
+
+/// A TCP connection or bound fd.
+struct StreamSocket {
+    /// `None` while a host name is being resolved.
+    io: Option<Stream>,
+    conn: Conn,
+    queue: WriteQueue,
+    peer: Option<SocketAddr>,
+    pending: Option<Box<Pending>>,
+    bound: bool,
+}
+
+enum Kind {
+    Stream(StreamSocket),
+    Listener(Listener),
+    Udp(Udp),
+}
+
+struct Socket {
+    id: SocketId,
+    owner: Owner,
+    counters: Counters,
+    interest: Option<Interest>,
+    kind: Kind,
+}
+
+impl Socket {
+    fn source(&mut self) -> Option<&mut dyn Source> {
+        match &mut self.kind {
+            Kind::Stream(s) => s.io.as_mut().map(|io| io as &mut dyn Source),
+            Kind::Listener(l) => Some(&mut l.io),
+            Kind::Udp(u) => Some(&mut u.io),
+        }
+    }
+
+    fn wanted_interest(&self) -> Option<Interest> {
+        let (read, write) = match &self.kind {
+            Kind::Stream(s) if s.io.is_some() => {
+                (s.conn.wants_read(), s.conn.wants_write(s.queue.len()))
+            }
+            Kind::Stream(_) => (false, false),
+            Kind::Listener(l) => (l.listening, false),
+            Kind::Udp(u) => (true, u.queued() > 0),
+        };
+        match (read, write) {
+            (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
+            (true, false) => Some(Interest::READABLE),
+            (false, true) => Some(Interest::WRITABLE),
+            (false, false) => None,
+        }
+    }
+
+    fn info(&self) -> SocketInfo {
+        let (kind, state, addr, queued) = match &self.kind {
+            Kind::Stream(s) => (
+                if s.bound {
+                    SocketKind::Bind
+                } else {
+                    SocketKind::Tcp
+                },
+                phase_name(s.conn.phase),
+                s.peer,
+                s.queue.len(),
+            ),
+            Kind::Listener(l) => (
+                SocketKind::Listen,
+                if l.listening {
+                    "listening"
+                } else {
+                    "pending-listen"
+                },
+                l.local,
+                0,
+            ),
+            Kind::Udp(u) => (SocketKind::Udp, "udp", u.local, u.queued()),
+        };
+        SocketInfo {
+            id: self.id,
+            owner: self.owner,
+            kind,
+            state,
+            addr,
+            bytes_read: self.counters.read,
+            bytes_written: self.counters.written,
+            queued,
+            last_read: self.counters.last_read,
+            last_write: self.counters.last_write,
+        }
+    }
+}
+
+fn phase_name(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Connecting => "connecting",
+        Phase::Accepted => "accepted",
+        Phase::Open => "open",
+        Phase::ReadClosed => "half-close-read",
+        Phase::WriteClosed => "half-close-write",
+        Phase::Closing => "closing",
+        Phase::Closed => "closed",
+    }
+}
+
+fn token(id: SocketId) -> Token {
+    Token(id.get() as usize)
+}
+
+/// The socket thread's state.
+pub(crate) struct Server<S> {
+    poll: Poll,
+    rx: Receiver<Command>,
+    shared: Arc<Shared>,
+    config: SocketConfig,
+    sink: S,
+    sockets: Vec<Option<Box<Socket>>>,
+    count: usize,
+    scratch: Vec<u8>,
+    actions: Actions,
+    accepted: Vec<Accepted>,
+    spare: Spare,
+    lingers: BinaryHeap<Reverse<(Instant, SocketId)>>,
+    /// Closing sockets that sent FIN and wait for the peer's ack or EOF.
+    draining: Vec<SocketId>,
+    next_ack_check: Option<Instant>,
+    /// Streams whose read budget ran out: read again before sleeping.
+    again: Vec<SocketId>,
+    exit_deadline: Option<Instant>,
+}
+
+impl<S: EventSink> Server<S> {
+    pub(crate) fn new(
+        poll: Poll,
+        rx: Receiver<Command>,
+        shared: Arc<Shared>,
+        config: SocketConfig,
+        sink: S,
+    ) -> io::Result<Server<S>> {
+        let capacity = shared.slots.capacity();
+        Ok(Server {
+            poll,
+            rx,
+            shared,
+            scratch: vec![0; config.read_buffer.max(512)],
+            config,
+            sink,
+            sockets: (0..capacity).map(|_| None).collect(),
+            count: 0,
+            actions: Vec::with_capacity(8),
+            accepted: Vec::new(),
+            spare: Spare::open(),
+            lingers: BinaryHeap::new(),
+            draining: Vec::new(),
+            next_ack_check: None,
+            again: Vec::new(),
+            exit_deadline: None,
+        })
+    }
+
+    /// Runs until `Exit` has closed everything (or the channel is gone).
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                tracing::error!("socket thread: poll failed: {e}; stopping");
+                break;
+            }
+            for event in events.iter() {
+                if event.token() == WAKER {
+                    continue;
+                }
+                let Some(id) = u32::try_from(event.token().0)
+                    .ok()
+                    .and_then(SocketId::from_raw)
+                else {
+                    continue;
+                };
+                let failed = event.is_error();
+                self.on_ready(
+                    id,
+                    event.is_readable() || event.is_read_closed() || failed,
+                    event.is_writable() || event.is_write_closed() || failed,
+                    !event.is_read_closed() && !failed,
+                );
+            }
+            if !self.drain_commands() {
+                break;
+            }
+            for id in std::mem::take(&mut self.again) {
+                self.read_stream(id, false);
+            }
+            self.check_timers();
+            if let Some(deadline) = self.exit_deadline {
+                if self.count == 0 || Instant::now() >= deadline {
+                    break;
+                }
+            }
+        }
+        self.abort_all();
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        if !self.again.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        [
+            self.lingers.peek().map(|Reverse((at, _))| *at),
+            self.next_ack_check,
+            self.exit_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_duration_since(now))
+    }
+
+    // ----- the socket table -----
+
+    fn get(&mut self, id: SocketId) -> Option<&mut Socket> {
+        let index = self.shared.slots.index(id);
+        self.sockets[index].as_deref_mut().filter(|s| s.id == id)
+    }
+
+    fn stream(&mut self, id: SocketId) -> Option<&mut StreamSocket> {
+        match &mut self.get(id)?.kind {
+            Kind::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn insert(&mut self, id: SocketId, owner: Owner, kind: Kind) {
+        let index = self.shared.slots.index(id);
+        debug_assert!(self.sockets[index].is_none(), "slot of {id:?} is taken");
+        self.sockets[index] = Some(Box::new(Socket {
+            id,
+            owner,
+            counters: Counters::default(),
+            interest: None,
+            kind,
+        }));
+        self.count += 1;
+        self.sync_interest(id);
+    }
+
+    /// Closes the fd (by dropping it) and releases the slot.
+    fn remove(&mut self, id: SocketId) {
+        let index = self.shared.slots.index(id);
+        if self.sockets[index].as_ref().is_none_or(|s| s.id != id) {
+            return;
+        }
+        let mut socket = self.sockets[index].take().expect("checked above");
+        if socket.interest.is_some() {
+            if let Some(source) = socket.source() {
+                let _ = self.poll.registry().deregister(source);
+            }
+        }
+        drop(socket);
+        self.count -= 1;
+        self.shared.slots.release(id);
+    }
+
+    /// Makes the registered interest match what the socket wants.
+    fn sync_interest(&mut self, id: SocketId) {
+        let registry = self.poll.registry();
+        let index = self.shared.slots.index(id);
+        let Some(socket) = self.sockets[index].as_deref_mut().filter(|s| s.id == id) else {
+            return;
+        };
+        let wanted = socket.wanted_interest();
+        if wanted == socket.interest {
+            return;
+        }
+        let had = socket.interest;
+        let Some(source) = socket.source() else {
+            return;
+        };
+        let result = match (had, wanted) {
+            (None, Some(i)) => registry.register(source, token(id), i),
+            (Some(_), Some(i)) => registry.reregister(source, token(id), i),
+            (Some(_), None) => registry.deregister(source),
+            (None, None) => Ok(()),
+        };
+        match result {
+            Ok(()) => socket.interest = wanted,
+            Err(e) => {
+                let owner = socket.owner;
+                tracing::warn!("socket {id}: cannot register with the poller: {e}");
+                self.sink.deliver(
+                    owner,
+                    Event::Error {
+                        id,
+                        reason: format!("poll register: {e}"),
+                    },
+                );
+                self.remove(id);
+            }
+        }
+    }
+
+    fn io_facts(&mut self, id: SocketId) -> Io {
+        match self.stream(id) {
+            Some(s) => {
+                let queued = s.queue.len();
+                let needs_ack = queued == 0 && matches!(s.conn.phase, Phase::Open | Phase::Closing);
+                Io {
+                    queued,
+                    unacked: needs_ack && s.io.as_ref().is_some_and(Stream::has_unacked),
+                }
+            }
+            None => Io::default(),
+        }
+    }
+
+    /// Runs a state-machine transition on stream `id` and carries out its actions.
+    fn transition(&mut self, id: SocketId, f: impl FnOnce(&mut Conn, Io, &mut Actions)) {
+        let io = self.io_facts(id);
+        let mut actions = std::mem::take(&mut self.actions);
+        if let Some(s) = self.stream(id) {
+            f(&mut s.conn, io, &mut actions);
+        }
+        self.apply(id, &mut actions);
+        self.actions = actions;
+    }
+
+    fn apply(&mut self, id: SocketId, actions: &mut Actions) {
+        let now = Instant::now();
+        for action in actions.drain(..) {
+            let index = self.shared.slots.index(id);
+            let Some(socket) = self.sockets[index].as_deref_mut().filter(|s| s.id == id) else {
+                break;
+            };
+            let owner = socket.owner;
+            let Kind::Stream(s) = &mut socket.kind else {
+                break;
+            };
+            match action {
+                Action::EmitConnect => {
+                    let addr = if s.bound { None } else { s.peer };
+                    self.sink.deliver(owner, Event::Connect { id, addr });
+                }
+                Action::EmitClose => self.sink.deliver(owner, Event::Close { id }),
+                Action::EmitError(reason) => {
+                    tracing::debug!("socket {id}: {reason}");
+                    self.sink.deliver(owner, Event::Error { id, reason });
+                }
+                Action::DiscardQueue => {
+                    s.queue.discard();
+                }
+                Action::StopSending => {
+                    self.shared.slots.stop_sending(id);
+                }
+                Action::ShutdownWrite => {
+                    if let Some(io) = &s.io {
+                        io.shutdown_write();
+                    }
+                    self.draining.push(id);
+                    self.next_ack_check.get_or_insert(now + ACK_CHECK);
+                }
+                Action::StartLinger => {
+                    self.lingers.push(Reverse((now + self.config.linger, id)));
+                }
+                Action::CloseFd => self.remove(id),
+            }
+        }
+        self.sync_interest(id);
+    }
+
+    // ----- readiness -----
+
+    fn on_ready(&mut self, id: SocketId, readable: bool, writable: bool, trust_short_read: bool) {
+        let Some(socket) = self.get(id) else {
+            return;
+        };
+        match &socket.kind {
+            Kind::Listener(_) => self.accept(id),
+            Kind::Udp(_) => {
+                if writable {
+                    self.udp_flush(id);
+                }
+                if readable {
+                    self.udp_receive(id);
+                }
+            }
+            Kind::Stream(s) if s.conn.phase == Phase::Connecting => {
+                if readable || writable {
+                    self.connect_progress(id);
+                }
+            }
+            Kind::Stream(_) => {
+                if writable {
+                    self.flush_stream(id);
+                }
+                if readable {
+                    self.read_stream(id, trust_short_read);
+                }
+            }
+        }
+    }
+
+    /// Reads until `WouldBlock` (or, when `trust_short_read`, a short read), EOF, an
+    /// error, or the budget. Data goes to the owner, or is discarded while closing.
+    fn read_stream(&mut self, id: SocketId, trust_short_read: bool) {
+        for _ in 0..READ_BUDGET {
+            let index = self.shared.slots.index(id);
+            let Some(socket) = self.sockets[index].as_deref_mut().filter(|s| s.id == id) else {
+                return;
+            };
+            let owner = socket.owner;
+            let Kind::Stream(s) = &mut socket.kind else {
+                return;
+            };
+            let Some(io) = s.io.as_mut() else {
+                return;
+            };
+            if !s.conn.wants_read() {
+                return;
+            }
+            match io.read(&mut self.scratch) {
+                Ok(0) => {
+                    self.transition(id, |c, io, out| c.read_eof(io, out));
+                    return;
+                }
+                Ok(n) => {
+                    socket.counters.on_read(n, Instant::now());
+                    if s.conn.delivers_data() {
+                        let data = Bytes::copy_from_slice(&self.scratch[..n]);
+                        self.sink.deliver(owner, Event::Data { id, data });
+                    }
+                    if trust_short_read && n < self.scratch.len() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let reason = format!("read: {e}");
+                    self.transition(id, |c, io, out| c.read_error(reason, io, out));
+                    return;
+                }
+            }
+        }
+        self.again.push(id);
+    }
+
+    /// Writes what the queue holds; reports drain and write errors.
+    fn flush_stream(&mut self, id: SocketId) {
+        let index = self.shared.slots.index(id);
+        let Some(socket) = self.sockets[index].as_deref_mut().filter(|s| s.id == id) else {
+            return;
+        };
+        let owner = socket.owner;
+        let Kind::Stream(s) = &mut socket.kind else {
+            return;
+        };
+        let Some(io) = s.io.as_mut() else {
+            return;
+        };
+        if !matches!(
+            s.conn.phase,
+            Phase::Open | Phase::ReadClosed | Phase::Closing
+        ) {
+            return;
+        }
+        match s.queue.flush(io) {
+            Ok(flushed) => {
+                socket.counters.on_write(flushed.written, Instant::now());
+                if s.queue.is_empty() {
+                    if s.queue.take_drained() {
+                        self.sink.deliver(owner, Event::Warning { id, kib: 0 });
+                    }
+                    self.transition(id, |c, io, out| c.flushed(io, out));
+                } else {
+                    self.sync_interest(id);
+                }
+            }
+            Err(e) => {
+                let reason = format!("write: {e}");
+                self.transition(id, |c, _, out| c.write_error(reason, out));
+            }
+        }
+    }
+
+    fn accept(&mut self, id: SocketId) {
+        let mut accepted = std::mem::take(&mut self.accepted);
+        let index = self.shared.slots.index(id);
+        let Some(socket) = self.sockets[index].as_deref_mut().filter(|s| s.id == id) else {
+            return;
+        };
+        let owner = socket.owner;
+        let Kind::Listener(listener) = &socket.kind else {
+            return;
+        };
+        if listener.listening {
+            listener.accept_all(&mut self.spare, |a| accepted.push(a));
+        }
+        for outcome in accepted.drain(..) {
+            match outcome {
+                Accepted::Conn(stream, peer) => match self.shared.slots.reserve() {
+                    Some(new) => {
+                        let conn = StreamSocket {
+                            io: Some(Stream::Tcp(stream)),
+                            conn: Conn::accepted(),
+                            queue: WriteQueue::default(),
+                            peer: Some(peer),
+                            pending: None,
+                            bound: false,
+                        };
+                        self.insert(new, owner, Kind::Stream(conn));
+                        self.sink.deliver(
+                            owner,
+                            Event::Accept {
+                                listener: id,
+                                id: new,
+                                peer,
+                            },
+                        );
+                    }
+                    None => {
+                        drop(stream);
+                        tracing::warn!("accept on {id}: socket table full; connection closed");
+                        self.sink.deliver(
+                            owner,
+                            Event::Error {
+                                id,
+                                reason: "accept: socket table full; connection closed".into(),
+                            },
+                        );
+                    }
+                },
+                Accepted::Refused(e) => self.sink.deliver(
+                    owner,
+                    Event::Error {
+                        id,
+                        reason: format!("accept: {e}; connection closed"),
+                    },
+                ),
+            }
+        }
+        self.accepted = accepted;
+    }
+
+    fn connect_progress(&mut self, id: SocketId) {
+        let Some(s) = self.stream(id) else {
+            return;
+        };
+        let Some(Stream::Tcp(stream)) = &s.io else {
+            return;
+        };
+        match connector::check(stream) {
+            Progress::StillConnecting => {}
+            Progress::Connected(peer) => {
+                s.peer = Some(peer);
+                s.pending = None;
+                self.transition(id, |c, _, out| c.connected(out));
+                self.flush_stream(id);
+            }
+            Progress::Failed(reason) => {
+                if let Some(p) = s.pending.as_mut() {
+                    p.last_error = Some(reason);
+                }
+                self.connect_next(id);
+            }
+        }
+    }
+
+    /// Drops the current attempt (if any) and starts one to the next address.
+    fn connect_next(&mut self, id: SocketId) {
+        let registry = self.poll.registry();
+        let index = self.shared.slots.index(id);
+        let Some(socket) = self.sockets[index].as_deref_mut().filter(|s| s.id == id) else {
+            return;
+        };
+        let had_interest = socket.interest.take().is_some();
+        let Kind::Stream(s) = &mut socket.kind else {
+            return;
+        };
+        if let Some(mut old) = s.io.take() {
+            if had_interest {
+                let _ = registry.deregister(&mut old);
+            }
+        }
+        let pending = s.pending.get_or_insert_with(Box::default);
+        match pending.next_stream() {
+            Some(stream) => {
+                s.io = Some(Stream::Tcp(stream));
+                self.sync_interest(id);
+            }
+            None => {
+                let reason = pending.failure();
+                self.transition(id, |c, _, out| c.connect_failed(reason, out));
+            }
+        }
+    }
+
+    fn udp_receive(&mut self, id: SocketId) {
+        for _ in 0..READ_BUDGET {
+            let index = self.shared.slots.index(id);
+            let Some(socket) = self.sockets[index].as_deref_mut().filter(|s| s.id == id) else {
+                return;
+            };
+            let owner = socket.owner;
+            let Kind::Udp(u) = &socket.kind else {
+                return;
+            };
+            match u.io.recv_from(&mut self.scratch) {
+                Ok((n, from)) => {
+                    socket.counters.on_read(n, Instant::now());
+                    let data = Bytes::copy_from_slice(&self.scratch[..n]);
+                    self.sink.deliver(owner, Event::Udp { id, data, from });
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // ICMP errors on a connected UDP socket surface here; the socket
+                    // stays usable.
+                    tracing::debug!("udp {id}: receive: {e}");
+                }
+            }
+        }
+        self.again.push(id);
+    }
+
+    fn udp_flush(&mut self, id: SocketId) {
+        self.udp_io(id, |u| u.flush());
+    }
+
+    fn udp_io(&mut self, id: SocketId, f: impl FnOnce(&mut Udp) -> io::Result<usize>) {
+        let Some(socket) = self.get(id) else {
+            return;
+        };
+        let owner = socket.owner;
+        let Kind::Udp(u) = &mut socket.kind else {
+            return;
+        };
+        match f(u) {
+            Ok(n) => socket.counters.on_write(n, Instant::now()),
+            Err(e) => self.sink.deliver(
+                owner,
+                Event::Error {
+                    id,
+                    reason: format!("udp send: {e}"),
+                },
+            ),
+        }
+        self.sync_interest(id);
+    }
+
+    // ----- commands -----
+
+    /// Drains the channel. Returns false if every handle is gone.
+    fn drain_commands(&mut self) -> bool {
+        self.shared.clear_woken();
+        loop {
+            match self.rx.try_recv() {
+                Ok(command) => self.command(command),
+                Err(crossbeam_channel::TryRecvError::Empty) => return true,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    self.begin_exit();
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// Refuses a new socket while exiting: the owner gets Error, the slot is freed.
+    fn refuse_while_exiting(&mut self, id: SocketId, owner: Owner) -> bool {
+        if self.exit_deadline.is_none() {
+            return false;
+        }
+        self.sink.deliver(
+            owner,
+            Event::Error {
+                id,
+                reason: "the socket server is exiting".into(),
+            },
+        );
+        self.shared.slots.release(id);
+        true
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Listen {
+                id,
+                owner,
+                listener,
+            } => {
+                if self.refuse_while_exiting(id, owner) {
+                    return;
+                }
+                let io = mio::net::TcpListener::from_std(listener);
+                let local = io.local_addr().ok();
+                let listener = Listener {
+                    io,
+                    local,
+                    listening: false,
+                };
+                self.insert(id, owner, Kind::Listener(listener));
+            }
+            Command::Connect {
+                id,
+                owner,
+                host,
+                port,
+            } => {
+                if self.refuse_while_exiting(id, owner) {
+                    return;
+                }
+                self.insert(
+                    id,
+                    owner,
+                    Kind::Stream(StreamSocket {
+                        io: None,
+                        conn: Conn::connecting(),
+                        queue: WriteQueue::default(),
+                        peer: None,
+                        pending: Some(Box::default()),
+                        bound: false,
+                    }),
+                );
+                match connector::literal(&host, port) {
+                    Some(addr) => self.on_resolved(id, Ok(vec![addr]), None),
+                    None => {
+                        let shared = self.shared.clone();
+                        let target = format!("{host}:{port}");
+                        if let Err(e) =
+                            connector::resolve_in_background(id, host, port, move |c| {
+                                let _ = shared.command(c);
+                            })
+                        {
+                            self.on_resolved(id, Err(e), Some(&target));
+                        }
+                    }
+                }
+            }
+            Command::Resolved { id, result } => self.on_resolved(id, result, None),
+            Command::Start { id, owner } => self.start(id, owner),
+            Command::Pause { id } => {
+                if let Some(s) = self.stream(id) {
+                    s.conn.pause();
+                    self.sync_interest(id);
+                }
+            }
+            Command::Resume { id } => {
+                if let Some(s) = self.stream(id) {
+                    s.conn.resume();
+                    self.sync_interest(id);
+                }
+            }
+            Command::Send { id, data, low } => self.send(id, data, low),
+            Command::Close { id, force } => self.close(id, force),
+            Command::NoDelay { id, on } => {
+                if let Some(Stream::Tcp(_)) = self.stream(id).and_then(|s| s.io.as_ref()) {
+                    let io = self.stream(id).and_then(|s| s.io.as_ref()).expect("checked");
+                    if let Err(e) = io.set_nodelay(on) {
+                        tracing::debug!("socket {id}: nodelay: {e}");
+                    }
+                }
+            }
+            Command::Bind { id, owner, fd } => {
+                if self.refuse_while_exiting(id, owner) {
+                    return;
+                }
+                match Stream::from_fd(fd) {
+                    Ok(io) => self.insert(
+                        id,
+                        owner,
+                        Kind::Stream(StreamSocket {
+                            io: Some(io),
+                            conn: Conn::bound(),
+                            queue: WriteQueue::default(),
+                            peer: None,
+                            pending: None,
+                            bound: true,
+                        }),
+                    ),
+                    Err(e) => {
+                        self.sink.deliver(
+                            owner,
+                            Event::Error {
+                                id,
+                                reason: format!("bind: {e}"),
+                            },
+                        );
+                        self.shared.slots.release(id);
+                    }
+                }
+            }
+            Command::Udp { id, owner, socket } => {
+                if self.refuse_while_exiting(id, owner) {
+                    return;
+                }
+                let udp = Udp::new(mio::net::UdpSocket::from_std(socket));
+                self.insert(id, owner, Kind::Udp(udp));
+            }
+            Command::UdpConnect { id, addr } => {
+                let Some(socket) = self.get(id) else {
+                    return;
+                };
+                let owner = socket.owner;
+                if let Kind::Udp(u) = &socket.kind {
+                    if let Err(e) = u.io.connect(addr) {
+                        self.sink.deliver(
+                            owner,
+                            Event::Error {
+                                id,
+                                reason: format!("udp connect {addr}: {e}"),
+                            },
+                        );
+                    }
+                }
+            }
+            Command::UdpSend { id, to, data } => self.udp_io(id, |u| u.send(to, data)),
+            Command::Stats { reply } => {
+                let infos = self.sockets.iter().flatten().map(|s| s.info()).collect();
+                let _ = reply.send(infos);
+            }
+            Command::Exit => self.begin_exit(),
+        }
+    }
+
+    fn on_resolved(
+        &mut self,
+        id: SocketId,
+        result: io::Result<Vec<SocketAddr>>,
+        target: Option<&str>,
+    ) {
+        let Some(s) = self.stream(id) else {
+            return;
+        };
+        if s.conn.phase != Phase::Connecting || s.io.is_some() {
+            return;
+        }
+        match result {
+            Ok(addrs) => {
+                let pending = s.pending.get_or_insert_with(Box::default);
+                pending.addrs.extend(addrs);
+                self.connect_next(id);
+            }
+            Err(e) => {
+                let reason = format!("resolve {}: {e}", target.unwrap_or("host"));
+                self.transition(id, |c, _, out| c.connect_failed(reason, out));
+            }
+        }
+    }
+
+    fn start(&mut self, id: SocketId, owner: Owner) {
+        let Some(socket) = self.get(id) else {
+            return;
+        };
+        socket.owner = owner;
+        match &mut socket.kind {
+            Kind::Stream(_) => self.transition(id, |c, _, out| c.start(out)),
+            Kind::Listener(l) => {
+                l.listening = true;
+                let addr = l.local;
+                self.sink.deliver(owner, Event::Connect { id, addr });
+                self.sync_interest(id);
+            }
+            Kind::Udp(_) => {}
+        }
+    }
+
+    fn send(&mut self, id: SocketId, data: Bytes, low: bool) {
+        let threshold = self.config.warn_threshold;
+        let Some(socket) = self.get(id) else {
+            return;
+        };
+        let owner = socket.owner;
+        let Kind::Stream(s) = &mut socket.kind else {
+            return;
+        };
+        if !s.conn.accepts_sends() {
+            tracing::trace!("socket {id}: send refused in phase {:?}", s.conn.phase);
+            return;
+        }
+        let was_empty = s.queue.is_empty();
+        if let Some(kib) = s.queue.push(data, low, threshold) {
+            tracing::debug!("socket {id}: {kib} KiB queued");
+            self.sink.deliver(owner, Event::Warning { id, kib });
+        }
+        if was_empty {
+            self.flush_stream(id);
+        }
+    }
+
+    fn close(&mut self, id: SocketId, force: bool) {
+        let Some(socket) = self.get(id) else {
+            return;
+        };
+        let owner = socket.owner;
+        match &socket.kind {
+            Kind::Stream(_) => {
+                if force {
+                    self.transition(id, |c, _, out| c.shutdown(out));
+                } else {
+                    self.transition(id, |c, io, out| c.close(io, out));
+                }
+            }
+            Kind::Listener(_) | Kind::Udp(_) => {
+                self.remove(id);
+                self.sink.deliver(owner, Event::Close { id });
+            }
+        }
+    }
+
+    // ----- timers and exit -----
+
+    fn check_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((at, id))) = self.lingers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.lingers.pop();
+            self.transition(id, |c, io, out| c.linger_expired(io, out));
+        }
+        if self.next_ack_check.is_some_and(|at| at <= now) {
+            self.next_ack_check = None;
+            for id in std::mem::take(&mut self.draining) {
+                let done = match self.stream(id) {
+                    Some(s) if s.conn.phase == Phase::Closing => {
+                        !s.io.as_ref().is_some_and(Stream::has_unacked)
+                    }
+                    _ => continue,
+                };
+                if done {
+                    self.transition(id, |c, _, out| c.acked(out));
+                } else {
+                    self.draining.push(id);
+                }
+            }
+            if !self.draining.is_empty() {
+                self.next_ack_check = Some(now + ACK_CHECK);
+            }
+        }
+    }
+
+    fn ids(&self) -> Vec<SocketId> {
+        self.sockets.iter().flatten().map(|s| s.id).collect()
+    }
+
+    /// Stops listening and closes every socket; streams flush first, bounded by
+    /// `exit_linger`.
+    fn begin_exit(&mut self) {
+        if self.exit_deadline.is_some() {
+            return;
+        }
+        self.exit_deadline = Some(Instant::now() + self.config.exit_linger);
+        for id in self.ids() {
+            self.close(id, false);
+        }
+    }
+
+    /// Force-closes whatever is left.
+    fn abort_all(&mut self) {
+        for id in self.ids() {
+            let is_stream = matches!(self.get(id).map(|s| &s.kind), Some(Kind::Stream(_)));
+            if is_stream {
+                self.transition(id, |c, _, out| c.abort(out));
+            } else {
+                self.close(id, true);
+            }
+        }
+    }
+}
