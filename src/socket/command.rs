@@ -39,13 +39,21 @@ pub(crate) enum Command {
     /// Read again.
     Resume { id: SocketId },
     /// Queue bytes (high or low priority).
-    Send { id: SocketId, data: Bytes, low: bool },
+    Send {
+        id: SocketId,
+        data: Bytes,
+        low: bool,
+    },
     /// 'K': close after flushing (`force == false`) or at once (`force == true`).
     Close { id: SocketId, force: bool },
     /// TCP_NODELAY.
     NoDelay { id: SocketId, on: bool },
     /// Wrap an existing fd as a stream.
-    Bind { id: SocketId, owner: Owner, fd: OwnedFd },
+    Bind {
+        id: SocketId,
+        owner: Owner,
+        fd: OwnedFd,
+    },
     /// Register a UDP socket the caller already bound.
     Udp {
         id: SocketId,

@@ -27,7 +27,9 @@ pub(crate) struct Pending {
 /// The address of `host:port` if `host` is an IP literal.
 pub(crate) fn literal(host: &str, port: u16) -> Option<SocketAddr> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, port))
+    host.parse::<IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, port))
 }
 
 /// Resolves `host:port` on a new thread and sends the answer through `send`.

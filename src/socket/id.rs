@@ -237,7 +237,11 @@ mod tests {
         table.release(a);
         let b = table.reserve().unwrap();
         let c = table.reserve().unwrap();
-        let same = if table.index(b) == table.index(a) { b } else { c };
+        let same = if table.index(b) == table.index(a) {
+            b
+        } else {
+            c
+        };
         table.release(a);
         assert_eq!(table.state(same), SlotState::Live);
     }

@@ -48,6 +48,13 @@ const ACK_CHECK: Duration = Duration::from_millis(10);
 /// Reads per readiness event before other sockets get a turn.
 const READ_BUDGET: usize = 16;
 
+/// Whether a transition needs to know if the kernel holds unacknowledged bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ack {
+    Check,
+    Skip,
+}
+
 /// A TCP connection or bound fd.
 struct StreamSocket {
     /// `None` while a host name is being resolved.
@@ -239,7 +246,7 @@ impl<S: EventSink> Server<S> {
                 break;
             }
             for id in std::mem::take(&mut self.again) {
-                self.read_stream(id, false);
+                self.on_ready(id, true, false, false);
             }
             self.check_timers();
             if let Some(deadline) = self.exit_deadline {
@@ -350,14 +357,19 @@ impl<S: EventSink> Server<S> {
         }
     }
 
-    fn io_facts(&mut self, id: SocketId) -> Io {
+    /// The facts a transition decides on. Asking the kernel about unacknowledged
+    /// bytes costs a syscall, so only transitions that may close a socket whose
+    /// queue is empty (`check_ack`) do it.
+    fn io_facts(&mut self, id: SocketId, check_ack: Ack) -> Io {
         match self.stream(id) {
             Some(s) => {
                 let queued = s.queue.len();
-                let needs_ack = queued == 0 && matches!(s.conn.phase, Phase::Open | Phase::Closing);
+                let ask = check_ack == Ack::Check
+                    && queued == 0
+                    && matches!(s.conn.phase, Phase::Open | Phase::Closing);
                 Io {
                     queued,
-                    unacked: needs_ack && s.io.as_ref().is_some_and(Stream::has_unacked),
+                    unacked: ask && s.io.as_ref().is_some_and(Stream::has_unacked),
                 }
             }
             None => Io::default(),
@@ -365,8 +377,13 @@ impl<S: EventSink> Server<S> {
     }
 
     /// Runs a state-machine transition on stream `id` and carries out its actions.
-    fn transition(&mut self, id: SocketId, f: impl FnOnce(&mut Conn, Io, &mut Actions)) {
-        let io = self.io_facts(id);
+    fn transition(
+        &mut self,
+        id: SocketId,
+        check_ack: Ack,
+        f: impl FnOnce(&mut Conn, Io, &mut Actions),
+    ) {
+        let io = self.io_facts(id, check_ack);
         let mut actions = std::mem::take(&mut self.actions);
         if let Some(s) = self.stream(id) {
             f(&mut s.conn, io, &mut actions);
@@ -470,7 +487,7 @@ impl<S: EventSink> Server<S> {
             }
             match io.read(&mut self.scratch) {
                 Ok(0) => {
-                    self.transition(id, |c, io, out| c.read_eof(io, out));
+                    self.transition(id, Ack::Skip, |c, io, out| c.read_eof(io, out));
                     return;
                 }
                 Ok(n) => {
@@ -487,7 +504,7 @@ impl<S: EventSink> Server<S> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     let reason = format!("read: {e}");
-                    self.transition(id, |c, io, out| c.read_error(reason, io, out));
+                    self.transition(id, Ack::Check, |c, io, out| c.read_error(reason, io, out));
                     return;
                 }
             }
@@ -518,17 +535,22 @@ impl<S: EventSink> Server<S> {
             Ok(flushed) => {
                 socket.counters.on_write(flushed.written, Instant::now());
                 if s.queue.is_empty() {
+                    let closing = s.conn.phase == Phase::Closing;
                     if s.queue.take_drained() {
                         self.sink.deliver(owner, Event::Warning { id, kib: 0 });
                     }
-                    self.transition(id, |c, io, out| c.flushed(io, out));
+                    if closing {
+                        self.transition(id, Ack::Check, |c, io, out| c.flushed(io, out));
+                    } else {
+                        self.sync_interest(id);
+                    }
                 } else {
                     self.sync_interest(id);
                 }
             }
             Err(e) => {
                 let reason = format!("write: {e}");
-                self.transition(id, |c, _, out| c.write_error(reason, out));
+                self.transition(id, Ack::Skip, |c, _, out| c.write_error(reason, out));
             }
         }
     }
@@ -604,7 +626,7 @@ impl<S: EventSink> Server<S> {
             Progress::Connected(peer) => {
                 s.peer = Some(peer);
                 s.pending = None;
-                self.transition(id, |c, _, out| c.connected(out));
+                self.transition(id, Ack::Skip, |c, _, out| c.connected(out));
                 self.flush_stream(id);
             }
             Progress::Failed(reason) => {
@@ -640,7 +662,7 @@ impl<S: EventSink> Server<S> {
             }
             None => {
                 let reason = pending.failure();
-                self.transition(id, |c, _, out| c.connect_failed(reason, out));
+                self.transition(id, Ack::Skip, |c, _, out| c.connect_failed(reason, out));
             }
         }
     }
@@ -776,11 +798,9 @@ impl<S: EventSink> Server<S> {
                     None => {
                         let shared = self.shared.clone();
                         let target = format!("{host}:{port}");
-                        if let Err(e) =
-                            connector::resolve_in_background(id, host, port, move |c| {
-                                let _ = shared.command(c);
-                            })
-                        {
+                        if let Err(e) = connector::resolve_in_background(id, host, port, move |c| {
+                            let _ = shared.command(c);
+                        }) {
                             self.on_resolved(id, Err(e), Some(&target));
                         }
                     }
@@ -804,7 +824,10 @@ impl<S: EventSink> Server<S> {
             Command::Close { id, force } => self.close(id, force),
             Command::NoDelay { id, on } => {
                 if let Some(Stream::Tcp(_)) = self.stream(id).and_then(|s| s.io.as_ref()) {
-                    let io = self.stream(id).and_then(|s| s.io.as_ref()).expect("checked");
+                    let io = self
+                        .stream(id)
+                        .and_then(|s| s.io.as_ref())
+                        .expect("checked");
                     if let Err(e) = io.set_nodelay(on) {
                         tracing::debug!("socket {id}: nodelay: {e}");
                     }
@@ -892,7 +915,7 @@ impl<S: EventSink> Server<S> {
             }
             Err(e) => {
                 let reason = format!("resolve {}: {e}", target.unwrap_or("host"));
-                self.transition(id, |c, _, out| c.connect_failed(reason, out));
+                self.transition(id, Ack::Skip, |c, _, out| c.connect_failed(reason, out));
             }
         }
     }
@@ -903,7 +926,7 @@ impl<S: EventSink> Server<S> {
         };
         socket.owner = owner;
         match &mut socket.kind {
-            Kind::Stream(_) => self.transition(id, |c, _, out| c.start(out)),
+            Kind::Stream(_) => self.transition(id, Ack::Skip, |c, _, out| c.start(out)),
             Kind::Listener(l) => {
                 l.listening = true;
                 let addr = l.local;
@@ -945,9 +968,9 @@ impl<S: EventSink> Server<S> {
         match &socket.kind {
             Kind::Stream(_) => {
                 if force {
-                    self.transition(id, |c, _, out| c.shutdown(out));
+                    self.transition(id, Ack::Skip, |c, _, out| c.shutdown(out));
                 } else {
-                    self.transition(id, |c, io, out| c.close(io, out));
+                    self.transition(id, Ack::Check, |c, io, out| c.close(io, out));
                 }
             }
             Kind::Listener(_) | Kind::Udp(_) => {
@@ -966,7 +989,7 @@ impl<S: EventSink> Server<S> {
                 break;
             }
             self.lingers.pop();
-            self.transition(id, |c, io, out| c.linger_expired(io, out));
+            self.transition(id, Ack::Check, |c, io, out| c.linger_expired(io, out));
         }
         if self.next_ack_check.is_some_and(|at| at <= now) {
             self.next_ack_check = None;
@@ -978,7 +1001,7 @@ impl<S: EventSink> Server<S> {
                     _ => continue,
                 };
                 if done {
-                    self.transition(id, |c, _, out| c.acked(out));
+                    self.transition(id, Ack::Skip, |c, _, out| c.acked(out));
                 } else {
                     self.draining.push(id);
                 }
@@ -1010,7 +1033,7 @@ impl<S: EventSink> Server<S> {
         for id in self.ids() {
             let is_stream = matches!(self.get(id).map(|s| &s.kind), Some(Kind::Stream(_)));
             if is_stream {
-                self.transition(id, |c, _, out| c.abort(out));
+                self.transition(id, Ack::Skip, |c, _, out| c.abort(out));
             } else {
                 self.close(id, true);
             }

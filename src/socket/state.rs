@@ -570,7 +570,10 @@ mod tests {
         assert!(!c.delivers_data());
         assert!(!c.accepts_sends());
         // Flushed: FIN goes out, then we wait for the peer's EOF or the ack.
-        assert_eq!(run(&mut c, |c, o| c.flushed(IN_FLIGHT, o)), vec![ShutdownWrite]);
+        assert_eq!(
+            run(&mut c, |c, o| c.flushed(IN_FLIGHT, o)),
+            vec![ShutdownWrite]
+        );
         assert!(c.fin_sent);
         assert_eq!(run(&mut c, |c, o| c.read_eof(EMPTY, o)), vec![CloseFd]);
     }

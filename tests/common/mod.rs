@@ -1,0 +1,152 @@
+//! Helpers shared by the socket integration tests: a server whose events land in a
+//! channel, waits that fail with a message instead of hanging, and loopback peers.
+#![allow(dead_code)]
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use lunet::socket::{Event, Owner, SocketConfig, SocketHandle, SocketId, SocketServer};
+
+#[path = "../../examples/socket_echo/owner.rs"]
+pub mod echo;
+
+/// How long any single wait in a test may take before it fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A socket server whose events go to a channel the test reads.
+pub struct Harness {
+    pub server: SocketServer,
+    pub events: Receiver<(Owner, Event)>,
+}
+
+impl Harness {
+    pub fn start() -> Harness {
+        Harness::with_config(SocketConfig::default())
+    }
+
+    pub fn with_config(config: SocketConfig) -> Harness {
+        let (tx, events) = crossbeam_channel::unbounded();
+        let server = SocketServer::start(config, move |owner, ev| {
+            let _ = tx.send((owner, ev));
+        })
+        .expect("start the socket server");
+        Harness { server, events }
+    }
+
+    pub fn sockets(&self) -> &SocketHandle {
+        self.server.handle()
+    }
+
+    /// The next event, or a panic naming what was awaited.
+    pub fn next(&self, what: &str) -> (Owner, Event) {
+        self.events
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|_| panic!("timed out after {WAIT:?} waiting for {what}"))
+    }
+
+    /// Skips events until `pred` matches one; panics with `what` on timeout.
+    pub fn wait_for(&self, what: &str, mut pred: impl FnMut(&Event) -> bool) -> Event {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok((_, ev)) if pred(&ev) => return ev,
+                Ok(_) => {}
+                Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
+            }
+        }
+    }
+
+    /// Asserts no event arrives within `quiet`.
+    pub fn expect_silence(&self, quiet: Duration, context: &str) {
+        if let Ok(ev) = self.events.recv_timeout(quiet) {
+            panic!("{context}: unexpected event {ev:?}");
+        }
+    }
+
+    /// Listens on 127.0.0.1 with a fresh port, starts the listener for `owner`,
+    /// and consumes its Connect event.
+    pub fn listen(&self, owner: Owner) -> (SocketId, SocketAddr) {
+        let (id, addr) = self
+            .sockets()
+            .listen(owner, "127.0.0.1", 0, 1024)
+            .expect("listen");
+        self.sockets().start(owner, id);
+        match self.next("the listener's Connect") {
+            (
+                o,
+                Event::Connect {
+                    id: got,
+                    addr: Some(a),
+                },
+            ) if o == owner && got == id => {
+                assert_eq!(a, addr)
+            }
+            other => panic!("expected the listener's Connect, got {other:?}"),
+        }
+        (id, addr)
+    }
+
+    /// Waits for an Accept on `listener`, starts the new socket for `owner`, and
+    /// consumes its Connect. Returns the new socket's id.
+    pub fn accept(&self, listener: SocketId, owner: Owner) -> SocketId {
+        let id = match self.next("an Accept") {
+            (
+                _,
+                Event::Accept {
+                    listener: l, id, ..
+                },
+            ) if l == listener => id,
+            other => panic!("expected Accept, got {other:?}"),
+        };
+        self.sockets().start(owner, id);
+        match self.next("the accepted socket's Connect") {
+            (_, Event::Connect { id: got, .. }) if got == id => {}
+            other => panic!("expected Connect for {id:?}, got {other:?}"),
+        }
+        id
+    }
+}
+
+/// A loopback client with read/write timeouts so no test can hang on it.
+pub fn client(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect to the test server");
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.set_write_timeout(Some(WAIT)).unwrap();
+    s
+}
+
+/// Reads until EOF (or fails on timeout/reset with a message).
+pub fn read_to_eof(s: &mut TcpStream, what: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    match s.read_to_end(&mut out) {
+        Ok(_) => out,
+        Err(e) => panic!("{what}: read failed after {} bytes: {e}", out.len()),
+    }
+}
+
+/// A deterministic pattern so a lost, duplicated or reordered byte is caught.
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2654435761).rotate_left(7) as u8 ^ seed)
+        .collect()
+}
+
+/// Writes all of `data`, retrying short writes.
+pub fn write_all(s: &mut TcpStream, data: &[u8]) -> io::Result<()> {
+    s.write_all(data)
+}
+
+/// Polls `cond` every few ms until it holds or `WAIT` passes; panics with `what`.
+/// For conditions only the kernel can show (no event to wait on).
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !cond() {
+        if Instant::now() >= deadline {
+            panic!("timed out after {WAIT:?} waiting until {what}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
