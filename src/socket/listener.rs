@@ -58,7 +58,7 @@ impl Spare {
             self.0 = Self::reopen();
             return false;
         }
-        let refused = matches!(io.accept(), Ok(_));
+        let refused = io.accept().is_ok();
         self.0 = Self::reopen();
         refused
     }
