@@ -6,6 +6,7 @@
 //! LUNET_BENCH_QUICK=1 cargo bench --bench echo    # smoke: 0.3 s per server and cell, 1 round
 //! LUNET_BENCH_SECS=6 LUNET_BENCH_ROUNDS=6 cargo bench --bench echo
 //! ```
+//! `LUNET_BENCH_DIRECT=1` runs lunet with `SocketConfig::direct_write` on.
 //! `LUNET_BENCH_SECS` is the measured time per server and cell, split over
 //! `LUNET_BENCH_ROUNDS` runs; each run also warms up for half its measured time
 //! (at most 0.5 s).
@@ -143,11 +144,13 @@ impl Server {
     fn start(kind: Kind) -> io::Result<Server> {
         Ok(match kind {
             Kind::Raw => Server::Raw(raw::RawServer::start()?),
-            Kind::Lunet => Server::Lunet(owner::EchoServer::start(
-                SocketConfig::default(),
-                "127.0.0.1",
-                0,
-            )?),
+            Kind::Lunet => {
+                let config = SocketConfig {
+                    direct_write: std::env::var("LUNET_BENCH_DIRECT").is_ok_and(|v| v == "1"),
+                    ..SocketConfig::default()
+                };
+                Server::Lunet(owner::EchoServer::start(config, "127.0.0.1", 0)?)
+            }
         })
     }
 

@@ -20,6 +20,14 @@ pub struct SocketConfig {
     /// Queued bytes past which the owner gets a Warning (then at each doubling).
     /// Default 1 MiB; 0 turns warnings off.
     pub warn_threshold: usize,
+    /// Whether a sender may write to a connection's fd itself when nothing is
+    /// queued for it and the socket thread is asleep (DESIGN §3.5), instead of
+    /// waking the socket thread. Saves a wake-up per send when the socket thread is
+    /// idle; costs throughput when senders and the socket thread share a core.
+    /// Default off: on a 2-core machine the echo bench measured the queued path as
+    /// fast or faster in every multi-connection cell, and the direct path ahead
+    /// only for a single connection's latency (`LUNET_BENCH_DIRECT=1` compares).
+    pub direct_write: bool,
     /// Size of the buffer the socket thread reads into (also the largest Data
     /// event and UDP datagram). Default 64 KiB.
     pub read_buffer: usize,
@@ -33,6 +41,7 @@ impl Default for SocketConfig {
             exit_linger: Duration::from_secs(5),
             warn_threshold: DEFAULT_WARN_THRESHOLD,
             read_buffer: 64 * 1024,
+            direct_write: false,
         }
     }
 }

@@ -21,6 +21,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::command::Command;
 use super::config::SocketConfig;
+use super::direct::DirectTable;
 use super::error::SocketError;
 use super::event::{EventSink, Owner};
 use super::id::{SlotState, SlotTable, SocketId};
@@ -30,11 +31,16 @@ use super::stats::SocketInfo;
 /// State shared by the socket thread and every handle.
 pub(crate) struct Shared {
     pub(crate) slots: SlotTable,
+    pub(crate) direct: DirectTable,
     tx: Sender<Command>,
     waker: Waker,
     /// Set by the first sender after the socket thread last drained its channel;
     /// saves a wake-up syscall per command while the thread is busy.
     woken: AtomicBool,
+    /// Whether the socket thread is (about to be) blocked in `poll`.
+    pub(crate) polling: AtomicBool,
+    /// `SocketConfig::direct_write`.
+    direct_write: bool,
 }
 
 impl Shared {
@@ -68,11 +74,16 @@ impl SocketServer {
         let (tx, rx) = crossbeam_channel::unbounded();
         let poll = mio::Poll::new()?;
         let waker = Waker::new(poll.registry(), super::server::WAKER)?;
+        let slots = SlotTable::new(config.max_sockets);
+        let direct = DirectTable::new(slots.capacity());
         let shared = Arc::new(Shared {
-            slots: SlotTable::new(config.max_sockets),
+            direct,
+            slots,
             tx,
             waker,
             woken: AtomicBool::new(false),
+            polling: AtomicBool::new(false),
+            direct_write: config.direct_write,
         });
         let server = Server::new(poll, rx, shared.clone(), config, sink)?;
         let thread = std::thread::Builder::new()
@@ -202,8 +213,11 @@ impl SocketHandle {
         self.notify(Command::Resume { id });
     }
 
-    /// Queues `data` on the high-priority list. Refused (with
-    /// [`SocketError::Closed`]) once the socket is closed, closing or failed.
+    /// Sends `data` (high priority). Refused (with [`SocketError::Closed`]) once
+    /// the socket is closed, closing or failed. When nothing is queued or on its way
+    /// for this socket, the calling thread writes to the fd itself and only the
+    /// rest goes through the socket thread (see DESIGN §3.5); order is kept either
+    /// way.
     pub fn send(&self, id: SocketId, data: impl Into<Bytes>) -> Result<(), SocketError> {
         self.send_on(id, data.into(), false)
     }
@@ -218,7 +232,11 @@ impl SocketHandle {
         if self.shared.slots.state(id) != SlotState::Live {
             return Err(SocketError::Closed(id));
         }
-        self.command(Command::Send { id, data, low })
+        let index = self.shared.slots.index(id);
+        let may_write = self.shared.direct_write && self.shared.polling.load(Ordering::Relaxed);
+        self.shared.direct.send(index, id, data, may_write, |data| {
+            self.command(Command::Send { id, data, low })
+        })
     }
 
     /// Closes the socket after flushing what is queued (the 'K' command with

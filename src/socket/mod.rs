@@ -62,6 +62,7 @@
 mod command;
 mod config;
 mod connector;
+mod direct;
 mod error;
 pub mod event;
 mod handle;

@@ -18,6 +18,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Read};
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,6 +78,8 @@ struct Socket {
     owner: Owner,
     counters: Counters,
     interest: Option<Interest>,
+    /// Whether the direct-write record says this socket may be written directly.
+    direct: bool,
     kind: Kind,
 }
 
@@ -103,6 +106,20 @@ impl Socket {
             (true, false) => Some(Interest::READABLE),
             (false, true) => Some(Interest::WRITABLE),
             (false, false) => None,
+        }
+    }
+
+    /// The fd senders may write to directly: a TCP connection that is open for
+    /// writing with nothing queued.
+    fn direct_fd(&self) -> Option<std::os::fd::RawFd> {
+        match &self.kind {
+            Kind::Stream(s)
+                if s.queue.is_empty()
+                    && matches!(s.conn.phase, Phase::Open | Phase::ReadClosed) =>
+            {
+                s.io.as_ref().and_then(Stream::tcp_fd)
+            }
+            _ => None,
         }
     }
 
@@ -217,7 +234,10 @@ impl<S: EventSink> Server<S> {
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = self.timeout();
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            self.shared.polling.store(true, Ordering::Relaxed);
+            let polled = self.poll.poll(&mut events, timeout);
+            self.shared.polling.store(false, Ordering::Relaxed);
+            if let Err(e) = polled {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
@@ -296,6 +316,7 @@ impl<S: EventSink> Server<S> {
             owner,
             counters: Counters::default(),
             interest: None,
+            direct: false,
             kind,
         }));
         self.count += 1;
@@ -309,6 +330,8 @@ impl<S: EventSink> Server<S> {
             return;
         }
         let mut socket = self.sockets[index].take().expect("checked above");
+        // No direct writer may touch the fd from here on.
+        self.shared.direct.clear(index, id);
         if socket.interest.is_some() {
             if let Some(source) = socket.source() {
                 let _ = self.poll.registry().deregister(source);
@@ -319,13 +342,20 @@ impl<S: EventSink> Server<S> {
         self.shared.slots.release(id);
     }
 
-    /// Makes the registered interest match what the socket wants.
+    /// Makes the registered interest, and whether senders may write directly,
+    /// match the socket's state.
     fn sync_interest(&mut self, id: SocketId) {
         let registry = self.poll.registry();
         let index = self.shared.slots.index(id);
         let Some(socket) = self.sockets[index].as_deref_mut().filter(|s| s.id == id) else {
             return;
         };
+        let direct = socket.direct_fd();
+        if direct.is_some() != socket.direct {
+            socket.direct = direct.is_some();
+            let fd = direct.unwrap_or(-1);
+            self.shared.direct.set_idle(index, id, fd, socket.direct);
+        }
         let wanted = socket.wanted_interest();
         if wanted == socket.interest {
             return;
@@ -888,7 +918,20 @@ impl<S: EventSink> Server<S> {
             }
             Command::UdpSend { id, to, data } => self.udp_io(id, |u| u.send(to, data)),
             Command::Stats { reply } => {
-                let infos = self.sockets.iter().flatten().map(|s| s.info()).collect();
+                let direct = &self.shared.direct;
+                let slots = &self.shared.slots;
+                let infos = self
+                    .sockets
+                    .iter()
+                    .flatten()
+                    .map(|s| {
+                        let mut info = s.info();
+                        let (written, last) = direct.written(slots.index(s.id), s.id);
+                        info.bytes_written += written;
+                        info.last_write = info.last_write.max(last);
+                        info
+                    })
+                    .collect();
                 let _ = reply.send(infos);
             }
             Command::Exit => self.begin_exit(),
@@ -939,9 +982,13 @@ impl<S: EventSink> Server<S> {
 
     fn send(&mut self, id: SocketId, data: Bytes, low: bool) {
         let threshold = self.config.warn_threshold;
+        // Every send command was counted by its sender, whatever its id.
+        let index = self.shared.slots.index(id);
+        self.shared.direct.take_pending(index, id);
         let Some(socket) = self.get(id) else {
             return;
         };
+        socket.direct = false;
         let owner = socket.owner;
         let Kind::Stream(s) = &mut socket.kind else {
             return;

@@ -36,6 +36,14 @@ impl Stream {
         }
     }
 
+    /// The fd of a TCP connection (for the direct-write path).
+    pub(crate) fn tcp_fd(&self) -> Option<RawFd> {
+        match self {
+            Stream::Tcp(s) => Some(s.as_raw_fd()),
+            Stream::Fd(_) => None,
+        }
+    }
+
     /// Sends FIN after whatever the kernel still holds (TCP); nothing for other fds,
     /// which are closed as a whole.
     pub(crate) fn shutdown_write(&self) {
