@@ -53,8 +53,8 @@ impl Spare {
     /// back. Returns whether a connection was refused that way.
     fn refuse_one(&mut self, io: &TcpListener) -> bool {
         if self.0.take().is_none() {
-            // No spare (it could not be reopened last time): try to get it back
-            // before the next EMFILE; this connection waits in the backlog.
+            // No spare (it could not be reopened last time): try to get it back;
+            // this connection waits in the backlog for the caller's retry.
             self.0 = Self::reopen();
             return false;
         }
@@ -69,25 +69,27 @@ fn is_out_of_fds(e: &io::Error) -> bool {
 }
 
 impl Listener {
-    /// Accepts until `WouldBlock`, handing each outcome to `f`.
-    pub(crate) fn accept_all(&self, spare: &mut Spare, mut f: impl FnMut(Accepted)) {
+    /// Accepts until `WouldBlock`, handing each outcome to `f`. Returns false if
+    /// it had to stop earlier (no spare fd, out of memory): connections may be left
+    /// in the backlog with no readiness edge to come, so the caller retries later.
+    pub(crate) fn accept_all(&self, spare: &mut Spare, mut f: impl FnMut(Accepted)) -> bool {
         loop {
             match self.io.accept() {
                 Ok((stream, peer)) => f(Accepted::Conn(stream, peer)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
                 Err(e) if is_out_of_fds(&e) => {
                     if !spare.refuse_one(&self.io) {
                         tracing::warn!("accept: {e}; no spare fd, connection left pending");
-                        return;
+                        return false;
                     }
                     tracing::warn!("accept: {e}; connection refused");
                     f(Accepted::Refused(e));
                 }
                 Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    return;
+                    tracing::warn!("accept failed: {e}; retrying later");
+                    return false;
                 }
             }
         }

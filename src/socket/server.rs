@@ -46,6 +46,9 @@ pub(crate) const WAKER: Token = Token(usize::MAX);
 /// How often sockets that sent their FIN are checked for the peer's ack.
 const ACK_CHECK: Duration = Duration::from_millis(10);
 
+/// How long a listener that had to stop accepting waits before trying again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
 /// Reads per readiness event before other sockets get a turn.
 const READ_BUDGET: usize = 16;
 
@@ -197,6 +200,9 @@ pub(crate) struct Server<S> {
     next_ack_check: Option<Instant>,
     /// Streams whose read budget ran out: read again before sleeping.
     again: Vec<SocketId>,
+    /// Listeners that stopped accepting early, and when to try them again.
+    stalled: Vec<SocketId>,
+    next_accept_retry: Option<Instant>,
     exit_deadline: Option<Instant>,
 }
 
@@ -225,11 +231,13 @@ impl<S: EventSink> Server<S> {
             draining: Vec::new(),
             next_ack_check: None,
             again: Vec::new(),
+            stalled: Vec::new(),
+            next_accept_retry: None,
             exit_deadline: None,
         })
     }
 
-    /// Runs until `Exit` has closed everything (or the channel is gone).
+    /// Runs until `Exit` has closed everything.
     pub(crate) fn run(mut self) {
         let mut events = Events::with_capacity(1024);
         loop {
@@ -262,9 +270,7 @@ impl<S: EventSink> Server<S> {
                     !event.is_read_closed() && !failed,
                 );
             }
-            if !self.drain_commands() {
-                break;
-            }
+            self.drain_commands();
             for id in std::mem::take(&mut self.again) {
                 self.on_ready(id, true, false, false);
             }
@@ -286,6 +292,7 @@ impl<S: EventSink> Server<S> {
         [
             self.lingers.peek().map(|Reverse((at, _))| *at),
             self.next_ack_check,
+            self.next_accept_retry,
             self.exit_deadline,
         ]
         .into_iter()
@@ -595,8 +602,10 @@ impl<S: EventSink> Server<S> {
         let Kind::Listener(listener) = &socket.kind else {
             return;
         };
-        if listener.listening {
-            listener.accept_all(&mut self.spare, |a| accepted.push(a));
+        if listener.listening && !listener.accept_all(&mut self.spare, |a| accepted.push(a)) {
+            self.stalled.push(id);
+            self.next_accept_retry
+                .get_or_insert(Instant::now() + ACCEPT_RETRY);
         }
         for outcome in accepted.drain(..) {
             match outcome {
@@ -752,18 +761,12 @@ impl<S: EventSink> Server<S> {
 
     // ----- commands -----
 
-    /// Drains the channel. Returns false if every handle is gone.
-    fn drain_commands(&mut self) -> bool {
+    /// Drains the channel. (It never disconnects: `Shared` holds a sender, and
+    /// `SocketServer` sends `Exit` when dropped.)
+    fn drain_commands(&mut self) {
         self.shared.clear_woken();
-        loop {
-            match self.rx.try_recv() {
-                Ok(command) => self.command(command),
-                Err(crossbeam_channel::TryRecvError::Empty) => return true,
-                Err(crossbeam_channel::TryRecvError::Disconnected) => {
-                    self.begin_exit();
-                    return true;
-                }
-            }
+        while let Ok(command) = self.rx.try_recv() {
+            self.command(command);
         }
     }
 
@@ -1031,6 +1034,12 @@ impl<S: EventSink> Server<S> {
 
     fn check_timers(&mut self) {
         let now = Instant::now();
+        if self.next_accept_retry.is_some_and(|at| at <= now) {
+            self.next_accept_retry = None;
+            for id in std::mem::take(&mut self.stalled) {
+                self.accept(id);
+            }
+        }
         while let Some(Reverse((at, id))) = self.lingers.peek().copied() {
             if at > now {
                 break;
