@@ -13,8 +13,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::Receiver;
-use lunet::socket::{Event, Owner, SocketConfig, SocketHandle, SocketServer};
+use crossbeam_channel::{Receiver, Sender};
+use lunet::socket::{Event, EventSink, Owner, SocketConfig, SocketHandle, SocketServer};
 
 /// The owner handle the echo thread uses.
 pub const ECHO_OWNER: Owner = 1;
@@ -31,10 +31,13 @@ impl EchoServer {
     /// Starts the socket thread and the owner thread, and listens on `host:port`.
     pub fn start(config: SocketConfig, host: &str, port: u16) -> io::Result<EchoServer> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let server = SocketServer::start(config, move |_owner, event| {
-            // The owner thread is gone only when we are stopping.
-            let _ = tx.send(event);
-        })?;
+        let server = SocketServer::start(
+            config,
+            Batcher {
+                tx,
+                batch: Vec::new(),
+            },
+        )?;
         let sockets = server.handle().clone();
         let (listener, addr) = sockets
             .listen(ECHO_OWNER, host, port, 1024)
@@ -76,9 +79,29 @@ impl Drop for EchoServer {
     }
 }
 
+/// Hands the owner thread each turn's events as one batch: one channel message
+/// and at most one wake-up per turn of the socket thread.
+struct Batcher {
+    tx: Sender<Vec<Event>>,
+    batch: Vec<Event>,
+}
+
+impl EventSink for Batcher {
+    fn deliver(&mut self, _owner: Owner, event: Event) {
+        self.batch.push(event);
+    }
+
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            // The owner thread is gone only when we are stopping.
+            let _ = self.tx.send(std::mem::take(&mut self.batch));
+        }
+    }
+}
+
 /// The owner loop: runs until the socket server stops (its sink is dropped).
-pub fn run(sockets: SocketHandle, events: Receiver<Event>) {
-    for event in events {
+pub fn run(sockets: SocketHandle, events: Receiver<Vec<Event>>) {
+    for event in events.into_iter().flatten() {
         match event {
             Event::Accept { id, .. } => sockets.start(ECHO_OWNER, id),
             Event::Data { id, data } => {

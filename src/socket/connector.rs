@@ -19,6 +19,8 @@ use super::id::SocketId;
 /// Addresses still to try for a connect in progress.
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
+    /// `host:port` as given, for error messages.
+    pub(crate) target: String,
     pub(crate) addrs: std::collections::VecDeque<SocketAddr>,
     /// The last failure, reported if no address is left.
     pub(crate) last_error: Option<String>,

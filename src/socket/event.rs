@@ -120,9 +120,17 @@ impl Event {
 }
 
 /// Where the socket thread sends events. Runs on the socket thread.
+///
+/// `deliver` is called for each event, in order; `flush` once per turn of the
+/// socket thread's loop, after the turn's events and before it may sleep. A sink
+/// may hold events back until `flush` (to hand them over in batches, with one
+/// wake-up per owner per turn), but must not hold them past it.
 pub trait EventSink: Send + 'static {
-    /// Delivers one event to `owner`.
+    /// Delivers one event to `owner` (now, or by the next `flush`).
     fn deliver(&mut self, owner: Owner, event: Event);
+
+    /// Hands over anything held back. The default holds nothing back.
+    fn flush(&mut self) {}
 }
 
 impl<F> EventSink for F

@@ -8,7 +8,7 @@
 //! were sent.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpListener, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs, UdpSocket};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -44,14 +44,17 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Queues a command and wakes the socket thread if it may be asleep.
+    /// Queues a command and wakes the socket thread if it may be asleep. Once
+    /// queued the command counts as sent, whatever the wake-up does.
     pub(crate) fn command(&self, command: Command) -> Result<(), SocketError> {
         self.tx.send(command).map_err(|_| SocketError::Stopped)?;
         if !self.woken.swap(true, Ordering::SeqCst) {
-            self.waker.wake().map_err(|source| SocketError::Io {
-                what: "wake the socket thread",
-                source,
-            })?;
+            if let Err(e) = self.waker.wake() {
+                // Let the next sender try again rather than leave the command
+                // waiting for an unrelated event.
+                self.woken.store(false, Ordering::SeqCst);
+                tracing::error!("cannot wake the socket thread: {e}");
+            }
         }
         Ok(())
     }
@@ -232,8 +235,11 @@ impl SocketHandle {
         if self.shared.slots.state(id) != SlotState::Live {
             return Err(SocketError::Closed(id));
         }
+        if !self.shared.direct_write {
+            return self.command(Command::Send { id, data, low });
+        }
         let index = self.shared.slots.index(id);
-        let may_write = self.shared.direct_write && self.shared.polling.load(Ordering::Relaxed);
+        let may_write = self.shared.polling.load(Ordering::Relaxed);
         self.shared.direct.send(index, id, data, may_write, |data| {
             self.command(Command::Send { id, data, low })
         })
@@ -315,7 +321,8 @@ impl SocketHandle {
         })
     }
 
-    /// A snapshot of every open socket (waits for the socket thread).
+    /// A snapshot of every open socket (waits for the socket thread, so never call
+    /// it from inside the event sink, which runs on that thread).
     pub fn stats(&self) -> Vec<SocketInfo> {
         let (reply, rx) = crossbeam_channel::bounded(1);
         if self.command(Command::Stats { reply }).is_err() {
@@ -332,8 +339,8 @@ impl SocketHandle {
 
 /// Resolves `host:port` to one address (the first), in the caller's thread.
 fn resolve_one(host: &str, port: u16) -> Result<SocketAddr, SocketError> {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
+    if let Some(addr) = super::connector::literal(host, port) {
+        return Ok(addr);
     }
     let resolve_error = |source| SocketError::Resolve {
         host: host.to_string(),

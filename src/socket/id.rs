@@ -15,7 +15,7 @@
 //! change together.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// The id of a socket, as services see it: positive and at most `i32::MAX`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,6 +83,8 @@ fn unpack(word: u64) -> (u32, SlotState) {
 pub(crate) struct SlotTable {
     slots: Box<[AtomicU64]>,
     next: AtomicU32,
+    /// Slots taken, so a full table refuses at once instead of burning ids.
+    taken: AtomicUsize,
 }
 
 impl SlotTable {
@@ -92,6 +94,7 @@ impl SlotTable {
         SlotTable {
             slots: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
             next: AtomicU32::new(0),
+            taken: AtomicUsize::new(0),
         }
     }
 
@@ -108,6 +111,9 @@ impl SlotTable {
     /// Reserves a fresh id and its slot in the calling thread. Returns `None` when
     /// every slot is taken.
     pub(crate) fn reserve(&self) -> Option<SocketId> {
+        if self.taken.load(Ordering::Relaxed) >= self.slots.len() {
+            return None;
+        }
         for _ in 0..self.slots.len() {
             let raw = self.next.fetch_add(1, Ordering::Relaxed).wrapping_add(1) & SocketId::MAX;
             if raw == 0 {
@@ -128,6 +134,7 @@ impl SlotTable {
                 )
                 .is_ok()
             {
+                self.taken.fetch_add(1, Ordering::Relaxed);
                 return Some(id);
             }
         }
@@ -167,6 +174,7 @@ impl SlotTable {
             // cannot race with another release of the same id; a concurrent
             // `stop_sending` changes only the state bits, which we overwrite anyway.
             slot.store(0, Ordering::Release);
+            self.taken.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }

@@ -32,7 +32,7 @@ use super::config::SocketConfig;
 use super::connector::{self, Pending, Progress};
 use super::event::{Event, EventSink, Owner};
 use super::handle::Shared;
-use super::id::SocketId;
+use super::id::{SlotTable, SocketId};
 use super::listener::{Accepted, Listener, Spare};
 use super::state::{Action, Actions, Conn, Io, Phase};
 use super::stats::{Counters, SocketInfo, SocketKind};
@@ -43,8 +43,20 @@ use super::write_queue::WriteQueue;
 /// The waker's token; socket tokens are ids, which never reach it.
 pub(crate) const WAKER: Token = Token(usize::MAX);
 
-/// How often sockets that sent their FIN are checked for the peer's ack.
+/// Stands for "no limit" where an `Instant` is needed.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 86400);
+
+/// How soon, then at most how seldom (doubling in between), a closing socket
+/// that sent its FIN is checked for the peer's acknowledgement.
 const ACK_CHECK: Duration = Duration::from_millis(10);
+const ACK_CHECK_MAX: Duration = Duration::from_secs(1);
+
+/// A closing socket waiting for the peer to acknowledge everything (or send EOF).
+struct Drain {
+    id: SocketId,
+    at: Instant,
+    every: Duration,
+}
 
 /// How long a listener that had to stop accepting waits before trying again.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -177,6 +189,18 @@ fn phase_name(phase: Phase) -> &'static str {
     }
 }
 
+/// The socket `id` names, if it still holds its slot. (A free function, so the
+/// socket and the other fields of the server can be borrowed at once.)
+fn lookup<'a>(
+    sockets: &'a mut [Option<Box<Socket>>],
+    slots: &SlotTable,
+    id: SocketId,
+) -> Option<&'a mut Socket> {
+    sockets[slots.index(id)]
+        .as_deref_mut()
+        .filter(|s| s.id == id)
+}
+
 fn token(id: SocketId) -> Token {
     Token(id.get() as usize)
 }
@@ -196,7 +220,7 @@ pub(crate) struct Server<S> {
     spare: Spare,
     lingers: BinaryHeap<Reverse<(Instant, SocketId)>>,
     /// Closing sockets that sent FIN and wait for the peer's ack or EOF.
-    draining: Vec<SocketId>,
+    draining: Vec<Drain>,
     next_ack_check: Option<Instant>,
     /// Streams whose read budget ran out: read again before sleeping.
     again: Vec<SocketId>,
@@ -267,14 +291,14 @@ impl<S: EventSink> Server<S> {
                     id,
                     event.is_readable() || event.is_read_closed() || failed,
                     event.is_writable() || event.is_write_closed() || failed,
-                    !event.is_read_closed() && !failed,
                 );
             }
             self.drain_commands();
             for id in std::mem::take(&mut self.again) {
-                self.on_ready(id, true, false, false);
+                self.on_ready(id, true, false);
             }
             self.check_timers();
+            self.sink.flush();
             if let Some(deadline) = self.exit_deadline {
                 if self.count == 0 || Instant::now() >= deadline {
                     break;
@@ -282,6 +306,7 @@ impl<S: EventSink> Server<S> {
             }
         }
         self.abort_all();
+        self.sink.flush();
     }
 
     fn timeout(&self) -> Option<Duration> {
@@ -304,8 +329,7 @@ impl<S: EventSink> Server<S> {
     // ----- the socket table -----
 
     fn get(&mut self, id: SocketId) -> Option<&mut Socket> {
-        let index = self.shared.slots.index(id);
-        self.sockets[index].as_deref_mut().filter(|s| s.id == id)
+        lookup(&mut self.sockets, &self.shared.slots, id)
     }
 
     fn stream(&mut self, id: SocketId) -> Option<&mut StreamSocket> {
@@ -317,7 +341,19 @@ impl<S: EventSink> Server<S> {
 
     fn insert(&mut self, id: SocketId, owner: Owner, kind: Kind) {
         let index = self.shared.slots.index(id);
-        debug_assert!(self.sockets[index].is_none(), "slot of {id:?} is taken");
+        if let Some(held) = &self.sockets[index] {
+            // Cannot happen while ids are reserved through the slot table; never
+            // overwrite a live socket if it somehow does.
+            tracing::error!("socket {id}: slot held by {}; new socket dropped", held.id);
+            self.sink.deliver(
+                owner,
+                Event::Error {
+                    id,
+                    reason: "internal: socket slot already taken".into(),
+                },
+            );
+            return;
+        }
         self.sockets[index] = Some(Box::new(Socket {
             id,
             owner,
@@ -353,14 +389,14 @@ impl<S: EventSink> Server<S> {
     /// match the socket's state.
     fn sync_interest(&mut self, id: SocketId) {
         let registry = self.poll.registry();
-        let index = self.shared.slots.index(id);
-        let Some(socket) = self.sockets[index].as_deref_mut().filter(|s| s.id == id) else {
+        let Some(socket) = lookup(&mut self.sockets, &self.shared.slots, id) else {
             return;
         };
-        let direct = socket.direct_fd();
+        let direct = socket.direct_fd().filter(|_| self.config.direct_write);
         if direct.is_some() != socket.direct {
             socket.direct = direct.is_some();
             let fd = direct.unwrap_or(-1);
+            let index = self.shared.slots.index(id);
             self.shared.direct.set_idle(index, id, fd, socket.direct);
         }
         let wanted = socket.wanted_interest();
@@ -381,22 +417,23 @@ impl<S: EventSink> Server<S> {
             Ok(()) => socket.interest = wanted,
             Err(e) => {
                 let owner = socket.owner;
+                let is_stream = matches!(socket.kind, Kind::Stream(_));
                 tracing::warn!("socket {id}: cannot register with the poller: {e}");
-                self.sink.deliver(
-                    owner,
-                    Event::Error {
-                        id,
-                        reason: format!("poll register: {e}"),
-                    },
-                );
-                self.remove(id);
+                let reason = format!("poll register: {e}");
+                if is_stream {
+                    self.transition(id, Ack::Skip, |c, _, out| c.failed(reason, out));
+                } else {
+                    self.sink.deliver(owner, Event::Error { id, reason });
+                    self.sink.deliver(owner, Event::Close { id });
+                    self.remove(id);
+                }
             }
         }
     }
 
     /// The facts a transition decides on. Asking the kernel about unacknowledged
-    /// bytes costs a syscall, so only transitions that may close a socket whose
-    /// queue is empty (`check_ack`) do it.
+    /// bytes and unread input costs syscalls, so only transitions that may close
+    /// a socket whose queue is empty (`check_ack`) do it.
     fn io_facts(&mut self, id: SocketId, check_ack: Ack) -> Io {
         match self.stream(id) {
             Some(s) => {
@@ -404,9 +441,11 @@ impl<S: EventSink> Server<S> {
                 let ask = check_ack == Ack::Check
                     && queued == 0
                     && matches!(s.conn.phase, Phase::Open | Phase::Closing);
+                let io = s.io.as_ref().filter(|_| ask);
                 Io {
                     queued,
-                    unacked: ask && s.io.as_ref().is_some_and(Stream::has_unacked),
+                    unacked: io.is_some_and(Stream::has_unacked),
+                    unread: io.is_some_and(Stream::has_unread),
                 }
             }
             None => Io::default(),
@@ -432,8 +471,7 @@ impl<S: EventSink> Server<S> {
     fn apply(&mut self, id: SocketId, actions: &mut Actions) {
         let now = Instant::now();
         for action in actions.drain(..) {
-            let index = self.shared.slots.index(id);
-            let Some(socket) = self.sockets[index].as_deref_mut().filter(|s| s.id == id) else {
+            let Some(socket) = lookup(&mut self.sockets, &self.shared.slots, id) else {
                 break;
             };
             let owner = socket.owner;
@@ -460,11 +498,19 @@ impl<S: EventSink> Server<S> {
                     if let Some(io) = &s.io {
                         io.shutdown_write();
                     }
-                    self.draining.push(id);
-                    self.next_ack_check.get_or_insert(now + ACK_CHECK);
+                    let at = now + ACK_CHECK;
+                    self.draining.push(Drain {
+                        id,
+                        at,
+                        every: ACK_CHECK,
+                    });
+                    self.next_ack_check = Some(self.next_ack_check.map_or(at, |t| t.min(at)));
                 }
                 Action::StartLinger => {
-                    self.lingers.push(Reverse((now + self.config.linger, id)));
+                    // A linger too long to represent means "no limit".
+                    if let Some(at) = now.checked_add(self.config.linger) {
+                        self.lingers.push(Reverse((at, id)));
+                    }
                 }
                 Action::CloseFd => self.remove(id),
             }
@@ -474,7 +520,7 @@ impl<S: EventSink> Server<S> {
 
     // ----- readiness -----
 
-    fn on_ready(&mut self, id: SocketId, readable: bool, writable: bool, trust_short_read: bool) {
+    fn on_ready(&mut self, id: SocketId, readable: bool, writable: bool) {
         let Some(socket) = self.get(id) else {
             return;
         };
@@ -498,18 +544,19 @@ impl<S: EventSink> Server<S> {
                     self.flush_stream(id);
                 }
                 if readable {
-                    self.read_stream(id, trust_short_read);
+                    self.read_stream(id);
                 }
             }
         }
     }
 
-    /// Reads until `WouldBlock` (or, when `trust_short_read`, a short read), EOF, an
-    /// error, or the budget. Data goes to the owner, or is discarded while closing.
-    fn read_stream(&mut self, id: SocketId, trust_short_read: bool) {
+    /// Reads until `WouldBlock`, EOF, an error, or the budget (then the socket goes
+    /// on the `again` list). Data goes to the owner, or is discarded while closing.
+    /// A short read is not taken as "drained": datagram fds, terminals and TCP
+    /// urgent data all return short reads with more to come and no new edge.
+    fn read_stream(&mut self, id: SocketId) {
         for _ in 0..READ_BUDGET {
-            let index = self.shared.slots.index(id);
-            let Some(socket) = self.sockets[index].as_deref_mut().filter(|s| s.id == id) else {
+            let Some(socket) = lookup(&mut self.sockets, &self.shared.slots, id) else {
                 return;
             };
             let owner = socket.owner;
@@ -533,9 +580,6 @@ impl<S: EventSink> Server<S> {
                         let data = Bytes::copy_from_slice(&self.scratch[..n]);
                         self.sink.deliver(owner, Event::Data { id, data });
                     }
-                    if trust_short_read && n < self.scratch.len() {
-                        return;
-                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -551,8 +595,7 @@ impl<S: EventSink> Server<S> {
 
     /// Writes what the queue holds; reports drain and write errors.
     fn flush_stream(&mut self, id: SocketId) {
-        let index = self.shared.slots.index(id);
-        let Some(socket) = self.sockets[index].as_deref_mut().filter(|s| s.id == id) else {
+        let Some(socket) = lookup(&mut self.sockets, &self.shared.slots, id) else {
             return;
         };
         let owner = socket.owner;
@@ -594,8 +637,7 @@ impl<S: EventSink> Server<S> {
 
     fn accept(&mut self, id: SocketId) {
         let mut accepted = std::mem::take(&mut self.accepted);
-        let index = self.shared.slots.index(id);
-        let Some(socket) = self.sockets[index].as_deref_mut().filter(|s| s.id == id) else {
+        let Some(socket) = lookup(&mut self.sockets, &self.shared.slots, id) else {
             return;
         };
         let owner = socket.owner;
@@ -680,8 +722,7 @@ impl<S: EventSink> Server<S> {
     /// Drops the current attempt (if any) and starts one to the next address.
     fn connect_next(&mut self, id: SocketId) {
         let registry = self.poll.registry();
-        let index = self.shared.slots.index(id);
-        let Some(socket) = self.sockets[index].as_deref_mut().filter(|s| s.id == id) else {
+        let Some(socket) = lookup(&mut self.sockets, &self.shared.slots, id) else {
             return;
         };
         let had_interest = socket.interest.take().is_some();
@@ -708,8 +749,7 @@ impl<S: EventSink> Server<S> {
 
     fn udp_receive(&mut self, id: SocketId) {
         for _ in 0..READ_BUDGET {
-            let index = self.shared.slots.index(id);
-            let Some(socket) = self.sockets[index].as_deref_mut().filter(|s| s.id == id) else {
+            let Some(socket) = lookup(&mut self.sockets, &self.shared.slots, id) else {
                 return;
             };
             let owner = socket.owner;
@@ -822,24 +862,26 @@ impl<S: EventSink> Server<S> {
                         conn: Conn::connecting(),
                         queue: WriteQueue::default(),
                         peer: None,
-                        pending: Some(Box::default()),
+                        pending: Some(Box::new(Pending {
+                            target: format!("{host}:{port}"),
+                            ..Pending::default()
+                        })),
                         bound: false,
                     }),
                 );
                 match connector::literal(&host, port) {
-                    Some(addr) => self.on_resolved(id, Ok(vec![addr]), None),
+                    Some(addr) => self.on_resolved(id, Ok(vec![addr])),
                     None => {
                         let shared = self.shared.clone();
-                        let target = format!("{host}:{port}");
                         if let Err(e) = connector::resolve_in_background(id, host, port, move |c| {
                             let _ = shared.command(c);
                         }) {
-                            self.on_resolved(id, Err(e), Some(&target));
+                            self.on_resolved(id, Err(e));
                         }
                     }
                 }
             }
-            Command::Resolved { id, result } => self.on_resolved(id, result, None),
+            Command::Resolved { id, result } => self.on_resolved(id, result),
             Command::Start { id, owner } => self.start(id, owner),
             Command::Pause { id } => {
                 if let Some(s) = self.stream(id) {
@@ -856,11 +898,7 @@ impl<S: EventSink> Server<S> {
             Command::Send { id, data, low } => self.send(id, data, low),
             Command::Close { id, force } => self.close(id, force),
             Command::NoDelay { id, on } => {
-                if let Some(Stream::Tcp(_)) = self.stream(id).and_then(|s| s.io.as_ref()) {
-                    let io = self
-                        .stream(id)
-                        .and_then(|s| s.io.as_ref())
-                        .expect("checked");
+                if let Some(io) = self.stream(id).and_then(|s| s.io.as_ref()) {
                     if let Err(e) = io.set_nodelay(on) {
                         tracing::debug!("socket {id}: nodelay: {e}");
                     }
@@ -941,12 +979,7 @@ impl<S: EventSink> Server<S> {
         }
     }
 
-    fn on_resolved(
-        &mut self,
-        id: SocketId,
-        result: io::Result<Vec<SocketAddr>>,
-        target: Option<&str>,
-    ) {
+    fn on_resolved(&mut self, id: SocketId, result: io::Result<Vec<SocketAddr>>) {
         let Some(s) = self.stream(id) else {
             return;
         };
@@ -960,7 +993,8 @@ impl<S: EventSink> Server<S> {
                 self.connect_next(id);
             }
             Err(e) => {
-                let reason = format!("resolve {}: {e}", target.unwrap_or("host"));
+                let target = s.pending.as_ref().map_or("", |p| p.target.as_str());
+                let reason = format!("resolve {target}: {e}");
                 self.transition(id, Ack::Skip, |c, _, out| c.connect_failed(reason, out));
             }
         }
@@ -970,9 +1004,16 @@ impl<S: EventSink> Server<S> {
         let Some(socket) = self.get(id) else {
             return;
         };
+        if let Kind::Stream(s) = &socket.kind {
+            if s.conn.is_released() {
+                // Closing sockets are nobody's: a late start changes nothing.
+                return;
+            }
+        }
+        let new_owner = socket.owner != owner;
         socket.owner = owner;
         match &mut socket.kind {
-            Kind::Stream(_) => self.transition(id, Ack::Skip, |c, _, out| c.start(out)),
+            Kind::Stream(_) => self.transition(id, Ack::Skip, |c, _, out| c.start(new_owner, out)),
             Kind::Listener(l) => {
                 l.listening = true;
                 let addr = l.local;
@@ -985,9 +1026,12 @@ impl<S: EventSink> Server<S> {
 
     fn send(&mut self, id: SocketId, data: Bytes, low: bool) {
         let threshold = self.config.warn_threshold;
-        // Every send command was counted by its sender, whatever its id.
-        let index = self.shared.slots.index(id);
-        self.shared.direct.take_pending(index, id);
+        if self.config.direct_write {
+            // Every send command was counted by its sender, whatever its id.
+            self.shared
+                .direct
+                .take_pending(self.shared.slots.index(id), id);
+        }
         let Some(socket) = self.get(id) else {
             return;
         };
@@ -1048,23 +1092,24 @@ impl<S: EventSink> Server<S> {
             self.transition(id, Ack::Check, |c, io, out| c.linger_expired(io, out));
         }
         if self.next_ack_check.is_some_and(|at| at <= now) {
-            self.next_ack_check = None;
-            for id in std::mem::take(&mut self.draining) {
-                let done = match self.stream(id) {
+            for mut drain in std::mem::take(&mut self.draining) {
+                let done = match self.stream(drain.id) {
                     Some(s) if s.conn.phase == Phase::Closing => {
-                        !s.io.as_ref().is_some_and(Stream::has_unacked)
+                        drain.at <= now && !s.io.as_ref().is_some_and(Stream::has_unacked)
                     }
                     _ => continue,
                 };
                 if done {
-                    self.transition(id, Ack::Skip, |c, _, out| c.acked(out));
-                } else {
-                    self.draining.push(id);
+                    self.transition(drain.id, Ack::Skip, |c, _, out| c.acked(out));
+                    continue;
                 }
+                if drain.at <= now {
+                    drain.every = (drain.every * 2).min(ACK_CHECK_MAX);
+                    drain.at = now + drain.every;
+                }
+                self.draining.push(drain);
             }
-            if !self.draining.is_empty() {
-                self.next_ack_check = Some(now + ACK_CHECK);
-            }
+            self.next_ack_check = self.draining.iter().map(|d| d.at).min();
         }
     }
 
@@ -1078,7 +1123,12 @@ impl<S: EventSink> Server<S> {
         if self.exit_deadline.is_some() {
             return;
         }
-        self.exit_deadline = Some(Instant::now() + self.config.exit_linger);
+        // An exit linger too long to represent waits as long as the flushes take.
+        let now = Instant::now();
+        self.exit_deadline = Some(
+            now.checked_add(self.config.exit_linger)
+                .unwrap_or(now + FOREVER),
+        );
         for id in self.ids() {
             self.close(id, false);
         }
@@ -1093,6 +1143,19 @@ impl<S: EventSink> Server<S> {
             } else {
                 self.close(id, true);
             }
+        }
+    }
+}
+
+impl<S> Drop for Server<S> {
+    /// Runs on a normal stop (every socket is gone by then) and if the socket
+    /// thread unwinds: no sender may write directly to an fd that is being
+    /// closed, and no slot stays taken.
+    fn drop(&mut self) {
+        for socket in self.sockets.iter().flatten() {
+            let index = self.shared.slots.index(socket.id);
+            self.shared.direct.clear(index, socket.id);
+            self.shared.slots.release(socket.id);
         }
     }
 }

@@ -21,7 +21,8 @@
 //!   reading stops (no read interest, so no spin); sends still go out.
 //! - **WriteClosed** (half-close write): a write failed. The owner got Error; the
 //!   queue is dropped and sends are refused; reading goes on until EOF.
-//! - **Closing** (the owner's close with bytes still queued or unacknowledged):
+//! - **Closing** (the owner's close with bytes still queued, unacknowledged, or
+//!   input unread — closing an fd with unread input makes the kernel reset):
 //!   the owner got Close; incoming data is read and discarded, sends are refused,
 //!   the queue is flushed, then the write side is shut down (FIN) and the fd is
 //!   closed once the peer's EOF is read or everything sent was acknowledged. Reading
@@ -29,6 +30,9 @@
 //!   RST and drop whatever is still in its send buffer, which would lose bytes the
 //!   owner sent. A linger timeout bounds the whole flush.
 //! - **Closed**: the fd is closed and the slot released.
+//!
+//! A close before a connect completes, or before an accepted socket is started,
+//! keeps the bytes already sent: the socket becomes Closing once connected.
 //!
 //! Once a socket is Closing, nothing but the flush finishing, the peer dying or the
 //! linger timeout ends it: close, shutdown, pause, resume and start are no-ops there,
@@ -85,6 +89,9 @@ pub(crate) struct Conn {
     pub(crate) peer_eof: bool,
     /// Our FIN was sent (only while Closing).
     pub(crate) fin_sent: bool,
+    /// The owner closed while the connect was in progress, with bytes queued:
+    /// once connected, the socket flushes them and closes (it is Closing).
+    close_pending: bool,
     close_reported: bool,
     error_reported: bool,
 }
@@ -96,6 +103,8 @@ pub(crate) struct Io {
     pub(crate) queued: usize,
     /// Whether the kernel still holds sent bytes the peer has not acknowledged.
     pub(crate) unacked: bool,
+    /// Whether the kernel holds input nobody has read (closing now would reset).
+    pub(crate) unread: bool,
 }
 
 /// A list of actions to carry out (kept short; no allocation for the common case
@@ -124,6 +133,7 @@ impl Conn {
             paused: false,
             peer_eof: false,
             fin_sent: false,
+            close_pending: false,
             close_reported: false,
             error_reported: false,
         }
@@ -150,10 +160,17 @@ impl Conn {
 
     /// Whether the owner may still send.
     pub(crate) fn accepts_sends(&self) -> bool {
-        matches!(
-            self.phase,
-            Phase::Connecting | Phase::Accepted | Phase::Open | Phase::ReadClosed
-        )
+        !self.close_pending
+            && matches!(
+                self.phase,
+                Phase::Connecting | Phase::Accepted | Phase::Open | Phase::ReadClosed
+            )
+    }
+
+    /// Whether the owner has let go of the socket (closed it, or it is gone):
+    /// `start` can no longer hand it to anyone.
+    pub(crate) fn is_released(&self) -> bool {
+        self.close_pending || matches!(self.phase, Phase::Closing | Phase::Closed)
     }
 
     /// Whether the socket is the owner's to read: data read now is delivered.
@@ -181,8 +198,9 @@ impl Conn {
     }
 
     /// `start`: an owner takes the socket (first start of an accepted or bound socket,
-    /// or a transfer to a new owner). Also lifts a pause.
-    pub(crate) fn start(&mut self, out: &mut Actions) {
+    /// or a transfer to a new owner, `new_owner`). Also lifts a pause. The driver
+    /// changes the owner only if the socket is not released.
+    pub(crate) fn start(&mut self, new_owner: bool, out: &mut Actions) {
         match self.phase {
             Phase::Accepted | Phase::Open => {
                 self.phase = Phase::Open;
@@ -190,9 +208,12 @@ impl Conn {
                 out.push(Action::EmitConnect);
             }
             Phase::ReadClosed => {
-                // A transfer after the peer's FIN: the new owner learns both.
+                // After the peer's FIN: a new owner learns both; the old one had
+                // its Close already.
                 out.push(Action::EmitConnect);
-                out.push(Action::EmitClose);
+                if new_owner {
+                    out.push(Action::EmitClose);
+                }
             }
             Phase::WriteClosed => {
                 self.paused = false;
@@ -219,7 +240,13 @@ impl Conn {
 
     /// A non-blocking connect completed.
     pub(crate) fn connected(&mut self, out: &mut Actions) {
-        if self.phase == Phase::Connecting {
+        if self.phase != Phase::Connecting {
+            return;
+        }
+        if self.close_pending {
+            // The owner closed meanwhile: deliver what it queued, then close.
+            self.phase = Phase::Closing;
+        } else {
             self.phase = Phase::Open;
             out.push(Action::EmitConnect);
         }
@@ -324,6 +351,18 @@ impl Conn {
     /// The owner's close ('K', shutdown=0): flush, then close.
     pub(crate) fn close(&mut self, io: Io, out: &mut Actions) {
         match self.phase {
+            Phase::Connecting | Phase::Accepted if io.queued > 0 => {
+                // Bytes accepted by send before close still go out: once
+                // connected (or at once, for an accepted socket).
+                out.push(Action::StopSending);
+                self.report_close(out);
+                out.push(Action::StartLinger);
+                if self.phase == Phase::Connecting {
+                    self.close_pending = true;
+                } else {
+                    self.phase = Phase::Closing;
+                }
+            }
             Phase::Connecting | Phase::Accepted | Phase::WriteClosed => {
                 out.push(Action::StopSending);
                 out.push(Action::DiscardQueue);
@@ -333,7 +372,7 @@ impl Conn {
             Phase::Open => {
                 out.push(Action::StopSending);
                 self.report_close(out);
-                if io.queued == 0 && !io.unacked {
+                if io.queued == 0 && !io.unacked && !io.unread {
                     self.finish(out);
                 } else {
                     self.phase = Phase::Closing;
@@ -390,6 +429,17 @@ impl Conn {
         }
     }
 
+    /// The fd cannot be used (e.g. the poller refused it): Error, then Close.
+    pub(crate) fn failed(&mut self, reason: String, out: &mut Actions) {
+        if self.phase != Phase::Closed {
+            out.push(Action::StopSending);
+            out.push(Action::DiscardQueue);
+            self.report_error(reason, out);
+            self.report_close(out);
+            self.finish(out);
+        }
+    }
+
     /// The socket thread is exiting and cannot wait any longer.
     pub(crate) fn abort(&mut self, out: &mut Actions) {
         if self.phase != Phase::Closed {
@@ -409,19 +459,28 @@ mod tests {
     const EMPTY: Io = Io {
         queued: 0,
         unacked: false,
+        unread: false,
     };
     const QUEUED: Io = Io {
         queued: 10,
         unacked: true,
+        unread: false,
     };
     const IN_FLIGHT: Io = Io {
         queued: 0,
         unacked: true,
+        unread: false,
+    };
+
+    const UNREAD: Io = Io {
+        queued: 0,
+        unacked: false,
+        unread: true,
     };
 
     fn open() -> Conn {
         let mut c = Conn::accepted();
-        c.start(&mut vec![]);
+        c.start(false, &mut vec![]);
         c
     }
 
@@ -439,7 +498,7 @@ mod tests {
     fn accepted_socket_reads_only_after_start() {
         let mut c = Conn::accepted();
         assert!(!c.wants_read());
-        assert_eq!(run(&mut c, |c, o| c.start(o)), vec![EmitConnect]);
+        assert_eq!(run(&mut c, |c, o| c.start(false, o)), vec![EmitConnect]);
         assert_eq!(c.phase, Phase::Open);
         assert!(c.wants_read());
     }
@@ -448,7 +507,7 @@ mod tests {
     fn start_transfers_an_open_socket_and_lifts_pause() {
         let mut c = open();
         c.pause();
-        assert_eq!(run(&mut c, |c, o| c.start(o)), vec![EmitConnect]);
+        assert_eq!(run(&mut c, |c, o| c.start(false, o)), vec![EmitConnect]);
         assert!(!c.paused && c.wants_read());
     }
 
@@ -456,20 +515,25 @@ mod tests {
     fn start_after_peer_fin_tells_new_owner_connect_then_close() {
         let mut c = open();
         run(&mut c, |c, o| c.read_eof(EMPTY, o));
-        assert_eq!(run(&mut c, |c, o| c.start(o)), vec![EmitConnect, EmitClose]);
+        assert_eq!(
+            run(&mut c, |c, o| c.start(true, o)),
+            vec![EmitConnect, EmitClose]
+        );
+        // The same owner had its Close: only Connect, never a second Close.
+        assert_eq!(run(&mut c, |c, o| c.start(false, o)), vec![EmitConnect]);
     }
 
     #[test]
     fn start_on_connecting_closing_or_closed_does_nothing() {
         let mut c = Conn::connecting();
-        assert!(run(&mut c, |c, o| c.start(o)).is_empty());
+        assert!(run(&mut c, |c, o| c.start(false, o)).is_empty());
         let mut c = open();
         run(&mut c, |c, o| c.close(QUEUED, o));
-        assert!(run(&mut c, |c, o| c.start(o)).is_empty());
+        assert!(run(&mut c, |c, o| c.start(false, o)).is_empty());
         assert_eq!(c.phase, Phase::Closing);
         let mut c = open();
         run(&mut c, |c, o| c.shutdown(o));
-        assert!(run(&mut c, |c, o| c.start(o)).is_empty());
+        assert!(run(&mut c, |c, o| c.start(false, o)).is_empty());
     }
 
     #[test]
@@ -621,7 +685,7 @@ mod tests {
         assert!(run(&mut c, |c, o| c.close(QUEUED, o)).is_empty());
         c.pause();
         c.resume();
-        assert!(run(&mut c, |c, o| c.start(o)).is_empty());
+        assert!(run(&mut c, |c, o| c.start(false, o)).is_empty());
         assert_eq!(c.phase, Phase::Closing);
     }
 
@@ -730,15 +794,88 @@ mod tests {
     }
 
     #[test]
-    fn close_on_connecting_accepted_or_write_closed_closes_at_once() {
-        for mut c in [Conn::connecting(), Conn::accepted(), {
-            let mut c = open();
-            c.write_error(err("x"), &mut vec![]);
-            c
-        }] {
-            let out = run(&mut c, |c, o| c.close(QUEUED, o));
+    fn close_with_nothing_queued_before_connect_or_start_closes_at_once() {
+        for mut c in [Conn::connecting(), Conn::accepted()] {
+            let out = run(&mut c, |c, o| c.close(EMPTY, o));
             assert_eq!(out, vec![StopSending, DiscardQueue, EmitClose, CloseFd]);
         }
+    }
+
+    #[test]
+    fn close_on_write_closed_closes_at_once() {
+        let mut c = open();
+        c.write_error(err("x"), &mut vec![]);
+        let out = run(&mut c, |c, o| c.close(QUEUED, o));
+        assert_eq!(out, vec![StopSending, DiscardQueue, EmitClose, CloseFd]);
+    }
+
+    #[test]
+    fn close_before_connect_keeps_queued_bytes_and_flushes_once_connected() {
+        let mut c = Conn::connecting();
+        assert_eq!(
+            run(&mut c, |c, o| c.close(QUEUED, o)),
+            vec![StopSending, EmitClose, StartLinger]
+        );
+        assert!(c.is_released());
+        assert!(!c.accepts_sends());
+        assert!(c.wants_write(10));
+        assert!(run(&mut c, |c, o| c.connected(o)).is_empty(), "no Connect");
+        assert_eq!(c.phase, Phase::Closing);
+        assert_eq!(
+            run(&mut c, |c, o| c.flushed(EMPTY, o)),
+            vec![ShutdownWrite, CloseFd]
+        );
+    }
+
+    #[test]
+    fn close_before_connect_then_connect_failure_reports_error() {
+        let mut c = Conn::connecting();
+        run(&mut c, |c, o| c.close(QUEUED, o));
+        assert_eq!(
+            run(&mut c, |c, o| c.connect_failed(err("refused"), o)),
+            vec![EmitError(err("refused")), CloseFd]
+        );
+    }
+
+    #[test]
+    fn close_before_start_keeps_queued_bytes() {
+        let mut c = Conn::accepted();
+        assert_eq!(
+            run(&mut c, |c, o| c.close(QUEUED, o)),
+            vec![StopSending, EmitClose, StartLinger]
+        );
+        assert_eq!(c.phase, Phase::Closing);
+        assert!(c.wants_write(10) && c.wants_read());
+        assert!(run(&mut c, |c, o| c.start(true, o)).is_empty());
+    }
+
+    #[test]
+    fn close_with_unread_input_drains_instead_of_resetting() {
+        let mut c = open();
+        assert_eq!(
+            run(&mut c, |c, o| c.close(UNREAD, o)),
+            vec![StopSending, EmitClose, StartLinger, ShutdownWrite]
+        );
+        assert_eq!(c.phase, Phase::Closing);
+        assert!(c.wants_read(), "input is read and discarded until EOF");
+        assert_eq!(run(&mut c, |c, o| c.read_eof(EMPTY, o)), vec![CloseFd]);
+    }
+
+    #[test]
+    fn failed_fd_reports_error_then_close() {
+        let mut c = Conn::bound();
+        run(&mut c, |c, o| c.start(false, o));
+        assert_eq!(
+            run(&mut c, |c, o| c.failed(err("EPERM"), o)),
+            vec![
+                StopSending,
+                DiscardQueue,
+                EmitError(err("EPERM")),
+                EmitClose,
+                CloseFd
+            ]
+        );
+        assert!(run(&mut c, |c, o| c.failed(err("again"), o)).is_empty());
     }
 
     #[test]
@@ -755,6 +892,6 @@ mod tests {
     #[test]
     fn bound_fd_behaves_like_accepted() {
         let mut c = Conn::bound();
-        assert_eq!(run(&mut c, |c, o| c.start(o)), vec![EmitConnect]);
+        assert_eq!(run(&mut c, |c, o| c.start(false, o)), vec![EmitConnect]);
     }
 }

@@ -23,10 +23,20 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
-    /// Wraps an fd the caller gives up, switching it to non-blocking mode.
+    /// Wraps an fd the caller gives up, switching it to non-blocking mode. A TCP
+    /// socket becomes `Tcp`, so it gets the careful close; anything else is `Fd`.
     pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<Stream> {
-        socket2::SockRef::from(&fd).set_nonblocking(true)?;
-        Ok(Stream::Fd(File::from(fd)))
+        let sock = socket2::SockRef::from(&fd);
+        sock.set_nonblocking(true)?;
+        let is_tcp = sock.r#type().is_ok_and(|t| t == socket2::Type::STREAM)
+            && sock
+                .domain()
+                .is_ok_and(|d| d == socket2::Domain::IPV4 || d == socket2::Domain::IPV6);
+        Ok(if is_tcp {
+            Stream::Tcp(TcpStream::from_std(std::net::TcpStream::from(fd)))
+        } else {
+            Stream::Fd(File::from(fd))
+        })
     }
 
     fn raw_fd(&self) -> RawFd {
@@ -57,7 +67,15 @@ impl Stream {
     /// Whether the kernel still holds bytes the peer has not acknowledged (TCP).
     pub(crate) fn has_unacked(&self) -> bool {
         match self {
-            Stream::Tcp(s) => unacked_bytes(s.as_raw_fd()) > 0,
+            Stream::Tcp(s) => queue_len(s.as_raw_fd(), libc::TIOCOUTQ) > 0,
+            Stream::Fd(_) => false,
+        }
+    }
+
+    /// Whether the kernel holds input nobody has read (TCP).
+    pub(crate) fn has_unread(&self) -> bool {
+        match self {
+            Stream::Tcp(s) => queue_len(s.as_raw_fd(), libc::FIONREAD) > 0,
             Stream::Fd(_) => false,
         }
     }
@@ -71,14 +89,15 @@ impl Stream {
     }
 }
 
-/// Bytes sent on a TCP socket that the peer has not acknowledged yet (Linux
-/// SIOCOUTQ: `write_seq - snd_una`, which counts our FIN too). 0 on failure.
-fn unacked_bytes(fd: RawFd) -> usize {
+/// A TCP socket's queue length: with TIOCOUTQ (Linux SIOCOUTQ), bytes sent that
+/// the peer has not acknowledged (`write_seq - snd_una`, which counts our FIN);
+/// with FIONREAD (SIOCINQ), bytes received and not read. 0 on failure.
+fn queue_len(fd: RawFd, request: libc::Ioctl) -> usize {
     let mut n: libc::c_int = 0;
     // SAFETY: `fd` is an open socket owned by the caller for the whole call, and
-    // TIOCOUTQ (== SIOCOUTQ) writes exactly one `c_int` through the pointer, which
-    // points at a live local of that type.
-    let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n as *mut libc::c_int) };
+    // both requests write exactly one `c_int` through the pointer, which points at
+    // a live local of that type.
+    let r = unsafe { libc::ioctl(fd, request, &mut n as *mut libc::c_int) };
     if r < 0 {
         0
     } else {

@@ -43,26 +43,30 @@ impl Udp {
     }
 
     /// Sends queued datagrams until the kernel would block. A datagram the kernel
-    /// refuses for another reason is dropped and the error returned.
+    /// refuses for another reason is dropped and the flush goes on; the first
+    /// such error is returned after it.
     pub(crate) fn flush(&mut self) -> io::Result<usize> {
         let mut sent = 0;
+        let mut failed = None;
         while let Some((to, data)) = self.queue.front() {
             let r = match to {
                 Some(addr) => self.io.send_to(data, *addr),
                 None => self.io.send(data),
             };
             match r {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(sent),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(_) => sent += self.pop(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.pop();
-                    return Err(e);
+                    failed.get_or_insert(e);
                 }
             }
-            sent += self.pop();
         }
-        Ok(sent)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(sent),
+        }
     }
 
     fn pop(&mut self) -> usize {
