@@ -57,4 +57,6 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod actor;
+pub mod runtime;
 pub mod socket;

@@ -53,6 +53,7 @@ impl<T> Wheel<T> {
     }
 
     /// How many timeouts are pending.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
@@ -133,11 +134,27 @@ mod tests {
 
     #[test]
     fn fires_at_the_right_tick() {
-        for ticks in [0u32, 1, 2, 255, 256, 257, 1000, 16_383, 16_384, 70_000, 1 << 20] {
+        for ticks in [
+            0u32,
+            1,
+            2,
+            255,
+            256,
+            257,
+            1000,
+            16_383,
+            16_384,
+            70_000,
+            1 << 20,
+        ] {
             let mut wheel = Wheel::new();
             wheel.add(ticks, ticks);
             let fired = run_until_empty(&mut wheel, u64::from(ticks) + 10);
-            assert_eq!(fired, vec![(u64::from(ticks.max(1)), ticks)], "timeout {ticks}");
+            assert_eq!(
+                fired,
+                vec![(u64::from(ticks.max(1)), ticks)],
+                "timeout {ticks}"
+            );
         }
     }
 

@@ -1,0 +1,171 @@
+//! The global run queue and the worker threads that run services.
+//!
+//! A service is on the run queue at most once (see `mailbox.rs`). A worker takes
+//! one, runs its start function if it has not run yet, then handles up to
+//! [`BATCH`] messages, and puts it back if more are waiting. Idle workers sleep on
+//! a condition variable and are woken one per newly runnable service.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+use super::message::{ptype, Message, Payload};
+use super::monitor::Probe;
+use super::node::Node;
+use super::registry::{Cell, StartNotice};
+use super::service::Context;
+
+/// Messages a worker handles for one service before giving others a turn.
+pub const BATCH: usize = 32;
+
+#[derive(Default)]
+struct Inner {
+    queue: VecDeque<Arc<Cell>>,
+    sleeping: usize,
+    closed: bool,
+}
+
+/// Services with messages waiting, in the order they became runnable.
+#[derive(Default)]
+pub(crate) struct RunQueue {
+    inner: Mutex<Inner>,
+    ready: Condvar,
+}
+
+impl RunQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn push(&self, cell: Arc<Cell>) {
+        let mut inner = self.lock();
+        inner.queue.push_back(cell);
+        if inner.sleeping > 0 {
+            self.ready.notify_one();
+        }
+    }
+
+    /// The next runnable service; `None` once the queue is closed.
+    fn pop(&self) -> Option<Arc<Cell>> {
+        let mut inner = self.lock();
+        loop {
+            if inner.closed {
+                return None;
+            }
+            if let Some(cell) = inner.queue.pop_front() {
+                return Some(cell);
+            }
+            inner.sleeping += 1;
+            inner = self.ready.wait(inner).unwrap_or_else(|p| p.into_inner());
+            inner.sleeping -= 1;
+        }
+    }
+
+    /// Wakes every worker and makes them stop.
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
+}
+
+/// A worker thread's loop.
+pub(crate) fn work(node: Arc<Node>, probe: Arc<Probe>) {
+    while let Some(cell) = node.router.queue.pop() {
+        run(&node, &cell, &probe);
+    }
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_string())
+}
+
+/// Runs one service for a batch.
+fn run(node: &Arc<Node>, cell: &Arc<Cell>, probe: &Probe) {
+    let mut slot = cell.service.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(service) = slot.as_mut() else {
+        return; // retired meanwhile
+    };
+    let mut ctx = Context { node, cell };
+    let notice = cell.start.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(notice) = notice {
+        probe.enter(cell.handle);
+        let started = catch_unwind(AssertUnwindSafe(|| service.start(&mut ctx)))
+            .unwrap_or_else(|p| Err(format!("panicked: {}", panic_text(&*p))));
+        probe.leave();
+        if let Err(e) = &started {
+            tracing::error!(
+                "service {} ({}) failed to start: {e}",
+                cell.handle,
+                cell.label
+            );
+            cell.exiting.store(true, Ordering::Relaxed);
+        }
+        report_start(node, cell, notice, started);
+    }
+    for _ in 0..BATCH {
+        if cell.exiting.load(Ordering::Relaxed) {
+            break;
+        }
+        let Some(message) = cell.mailbox.pop() else {
+            break;
+        };
+        probe.enter(cell.handle);
+        let begun = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(|| service.handle(&mut ctx, message)));
+        cell.busy_ns
+            .fetch_add(begun.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        cell.handled.fetch_add(1, Ordering::Relaxed);
+        cell.interrupt.store(false, Ordering::Relaxed);
+        probe.leave();
+        if let Err(p) = result {
+            tracing::error!(
+                "service {} ({}): handler panicked: {}",
+                cell.handle,
+                cell.label,
+                panic_text(&*p)
+            );
+        }
+    }
+    if cell.exiting.load(Ordering::Relaxed) {
+        let service = slot.take();
+        drop(slot);
+        node.router.retire(cell.handle);
+        drop(service);
+        node.retired(cell.handle);
+        return;
+    }
+    drop(slot);
+    if cell.mailbox.has_more() {
+        node.router.queue.push(cell.clone());
+    }
+}
+
+fn report_start(node: &Node, cell: &Cell, notice: StartNotice, started: Result<(), String>) {
+    match notice {
+        StartNotice::None => {}
+        StartNotice::Reply(to, session) => {
+            let (ptype, payload) = match started {
+                Ok(()) => (ptype::RESPONSE, Payload::Empty),
+                Err(e) => (ptype::ERROR, Payload::from(e)),
+            };
+            let _ = node.router.send(
+                to,
+                Message {
+                    source: cell.handle,
+                    session,
+                    ptype,
+                    payload,
+                },
+            );
+        }
+        StartNotice::Channel(tx) => {
+            let _ = tx.send(started.map(|()| cell.handle));
+        }
+    }
+}
