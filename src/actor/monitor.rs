@@ -1,6 +1,6 @@
 //! The monitor: notices a service stuck on one message.
 //!
-//! Each worker has a [`Probe`]: the handle it is running and a version bumped on
+//! Each worker has a probe: the handle it is running and a version bumped on
 //! every enter and leave. The monitor thread looks every `check_every`; a worker
 //! whose version has not moved while it runs the same service is stuck on one
 //! message. After `warn_after` the service is logged (once per episode) and marked

@@ -90,6 +90,12 @@ impl Context<'_> {
         self.node.launch(service, label, notice)
     }
 
+    /// The flag behind [`Context::is_interrupted`], for code that checks it
+    /// outside this call (the Lua instruction hook).
+    pub fn interrupt_flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        self.cell.interrupt.clone()
+    }
+
     /// Whether the monitor asked this service to stop its current work (the
     /// Lua instruction hook reads this; a Rust service may poll it in long loops).
     pub fn is_interrupted(&self) -> bool {

@@ -1,0 +1,13 @@
+//! The Lua side of services: per-service VMs and the native modules the Lua
+//! library calls (core messaging, serialization, socket events). Lua policy lives
+//! in `lua/` and `services/`; this module provides mechanism.
+
+mod core;
+mod embedded;
+mod loader;
+pub mod log;
+pub mod pack;
+mod service;
+mod socket_event;
+
+pub use service::{LuaEnv, LuaService};

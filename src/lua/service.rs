@@ -1,0 +1,223 @@
+//! A Lua service: one Lua 5.4 VM running one service's code (skynet's snlua).
+//!
+//! On start the VM is built: the standard libraries, `skynet.core` and the other
+//! native modules in `package.preload`, a searcher for the embedded library after
+//! the user's `package.path`, the globals `SERVICE_NAME` and `SERVICE_PATH`,
+//! `print` going to the log, and an instruction hook that raises an error when the
+//! monitor (or an operator) interrupts the service. Then the `preload` file runs,
+//! and the service's chunk is called with its launch arguments as `...`. The chunk
+//! normally calls `skynet.start`, which registers the dispatch callback; every
+//! message is then handed to that callback.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use mlua::{HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Value, VmState};
+
+use super::core::{self, Native};
+use super::embedded;
+use super::loader;
+use crate::actor::{Context, Message, Payload, Service};
+
+/// How often (in VM instructions) the interrupt flag is checked.
+const HOOK_EVERY: u32 = 10_000;
+
+/// Where Lua code is looked for, shared by every Lua service of a node.
+#[derive(Clone, Debug)]
+pub struct LuaEnv {
+    /// `;`-separated patterns for services (`?` is the service name).
+    pub luaservice: String,
+    /// `package.path` for modules.
+    pub lua_path: String,
+    /// A file run before each service's own code.
+    pub preload: Option<String>,
+}
+
+impl Default for LuaEnv {
+    fn default() -> Self {
+        LuaEnv {
+            luaservice: "./?.lua;./service/?.lua;./?/init.lua".into(),
+            lua_path: "./?.lua;./?/init.lua".into(),
+            preload: None,
+        }
+    }
+}
+
+/// A service whose code is Lua.
+pub struct LuaService {
+    env: Arc<LuaEnv>,
+    name: String,
+    args: Vec<String>,
+    lua: Option<Lua>,
+}
+
+impl LuaService {
+    /// A service that will run Lua service `name` with launch arguments `args`.
+    pub fn new(env: Arc<LuaEnv>, name: &str, args: Vec<String>) -> LuaService {
+        LuaService {
+            env,
+            name: name.to_string(),
+            args,
+            lua: None,
+        }
+    }
+
+    fn build(&self, ctx: &Context<'_>) -> mlua::Result<Lua> {
+        // SAFETY: mlua marks the debug library unsafe because Lua code using it
+        // (e.g. debug.setmetatable or debug.getregistry on mlua's internal values)
+        // can break the invariants mlua's safe API relies on. Service code is
+        // trusted application code, as in skynet, and skynet's API and its users
+        // depend on the debug library (debug.traceback in every xpcall).
+        let lua = unsafe {
+            Lua::unsafe_new_with(StdLib::ALL_SAFE | StdLib::DEBUG, LuaOptions::default())
+        };
+        let interrupt = ctx.interrupt_flag();
+        lua.set_app_data(Native {
+            node: ctx.node().clone(),
+            handle: ctx.handle(),
+            env: self.env.clone(),
+            session: 0,
+            interrupt: interrupt.clone(),
+            callback: None,
+            epoch: Instant::now(),
+        });
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |_, _| {
+                if interrupt.swap(false, Ordering::Relaxed) {
+                    Err(mlua::Error::runtime("interrupted: stuck on one message"))
+                } else {
+                    Ok(VmState::Continue)
+                }
+            },
+        );
+        let package: mlua::Table = lua.globals().get("package")?;
+        let preload: mlua::Table = package.get("preload")?;
+        preload.set(
+            "skynet.core",
+            lua.create_function(|lua, ()| core::open(lua))?,
+        )?;
+        preload.set(
+            "skynet.seri",
+            lua.create_function(|lua, ()| super::pack::register(lua))?,
+        )?;
+        // The embedded library comes after the user's paths (searchers 1 and 2
+        // are preload and package.path).
+        let searchers: mlua::Table = package.get("searchers")?;
+        let embedded = lua.create_function(|lua, name: String| match embedded::module(&name) {
+            Some(source) => {
+                let chunk = lua
+                    .load(source)
+                    .set_name(format!("=[lunet] {name}"))
+                    .into_function()?;
+                Ok(MultiValue::from_iter([
+                    Value::Function(chunk),
+                    Value::String(lua.create_string(format!("[lunet] {name}"))?),
+                ]))
+            }
+            None => Ok(MultiValue::from_iter([Value::String(
+                lua.create_string(format!("\n\tno embedded module '{name}'"))?,
+            )])),
+        })?;
+        searchers.raw_insert(3, embedded)?;
+        let handle = ctx.handle();
+        lua.globals().set(
+            "print",
+            lua.create_function(move |_, args: MultiValue| {
+                let line: Vec<String> = args
+                    .iter()
+                    .map(|v| v.to_string().unwrap_or_else(|_| v.type_name().to_string()))
+                    .collect();
+                super::log::service_line(handle, &line.join("\t"));
+                Ok(())
+            })?,
+        )?;
+        Ok(lua)
+    }
+
+    fn boot(&mut self, ctx: &Context<'_>) -> Result<(), String> {
+        let found = loader::find_service(&self.name, &self.env.luaservice).map_err(|searched| {
+            format!(
+                "service {:?} not found; searched:\n\t{}",
+                self.name,
+                searched.join("\n\t")
+            )
+        })?;
+        let lua = self.build(ctx).map_err(|e| e.to_string())?;
+        let run = || -> mlua::Result<()> {
+            let globals = lua.globals();
+            let package: mlua::Table = globals.get("package")?;
+            let mut path = self.env.lua_path.clone();
+            if let (true, Some(dir)) = (found.own_dir, &found.dir) {
+                path = format!("{}/?.lua;{path}", dir.display());
+            }
+            package.set("path", path)?;
+            globals.set("SERVICE_NAME", self.name.as_str())?;
+            let dir = found.dir.as_ref().map(|d| format!("{}/", d.display()));
+            globals.set("SERVICE_PATH", dir.unwrap_or_default())?;
+            if let Some(preload) = &self.env.preload {
+                let source = std::fs::read_to_string(preload).map_err(|e| {
+                    mlua::Error::runtime(format!("cannot read preload {preload}: {e}"))
+                })?;
+                lua.load(source).set_name(format!("@{preload}")).exec()?;
+            }
+            let chunk = lua
+                .load(found.source.as_str())
+                .set_name(found.chunk_name.as_str())
+                .into_function()?;
+            let args = self
+                .args
+                .iter()
+                .map(|a| lua.create_string(a).map(Value::String))
+                .collect::<mlua::Result<MultiValue>>()?;
+            chunk.call::<()>(args)
+        };
+        run().map_err(|e| e.to_string())?;
+        self.lua = Some(lua);
+        Ok(())
+    }
+}
+
+impl Service for LuaService {
+    fn start(&mut self, ctx: &mut Context<'_>) -> Result<(), String> {
+        self.boot(ctx)
+            .map_err(|e| format!("snlua {}: {e}", self.name))
+    }
+
+    fn handle(&mut self, ctx: &mut Context<'_>, message: Message) {
+        let Some(lua) = &self.lua else {
+            return;
+        };
+        let callback = lua
+            .app_data_ref::<Native>()
+            .and_then(|n| n.callback.clone());
+        let Some(callback) = callback else {
+            super::log::service_line(
+                ctx.handle(),
+                &format!(
+                    "no dispatch callback; message of type {} dropped",
+                    message.ptype
+                ),
+            );
+            return;
+        };
+        let result = (|| -> mlua::Result<()> {
+            let (data, size) = match &message.payload {
+                Payload::Bytes(b) => (Value::String(lua.create_string(b)?), b.len()),
+                Payload::Empty => (Value::Nil, 0),
+                Payload::Socket(event) => (super::socket_event::to_lua(lua, event)?, 0),
+            };
+            callback.call::<()>((
+                message.ptype,
+                data,
+                size,
+                message.session,
+                message.source.get(),
+            ))
+        })();
+        if let Err(e) = result {
+            super::log::service_line(ctx.handle(), &format!("error in dispatch: {e}"));
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Lua services on the runtime: skynet's core API (call/ret, errors, sleep,
+//! wakeup, timeout, fork) exercised by real Lua services loaded from files.
+//!
+//! Each test writes its services into a fresh directory, launches them with a
+//! Rust "probe" service's handle as an argument, and reads what they report (text
+//! messages "ok ..." or "fail ...") from the probe.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use lunet::actor::{ptype, Context, Handle, Message, Service};
+use lunet::lua::{LuaEnv, LuaService};
+use lunet::runtime::{Runtime, RuntimeConfig};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Forwards the text of every message it gets to the test.
+struct Probe(Sender<String>);
+
+impl Service for Probe {
+    fn handle(&mut self, _: &mut Context<'_>, message: Message) {
+        if message.ptype == ptype::TEXT {
+            let text = String::from_utf8_lossy(message.payload.bytes()).into_owned();
+            let _ = self.0.send(text);
+        }
+    }
+}
+
+struct Node {
+    runtime: Runtime,
+    env: Arc<LuaEnv>,
+    probe: Handle,
+    reports: Receiver<String>,
+    dir: PathBuf,
+}
+
+impl Node {
+    /// A runtime whose Lua services are the given `(name, source)` files.
+    fn new(services: &[(&str, &str)]) -> Node {
+        let dir = std::env::temp_dir().join(format!(
+            "lunet-lua-core-{}-{}",
+            std::process::id(),
+            services[0].0
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, source) in services {
+            std::fs::write(dir.join(format!("{name}.lua")), source).unwrap();
+        }
+        let runtime = Runtime::start(RuntimeConfig {
+            threads: 2,
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        let (tx, reports) = crossbeam_channel::unbounded();
+        let probe = runtime.launch(Box::new(Probe(tx)), "probe").unwrap();
+        let env = Arc::new(LuaEnv {
+            luaservice: format!("{}/?.lua", dir.display()),
+            ..LuaEnv::default()
+        });
+        Node {
+            runtime,
+            env,
+            probe,
+            reports,
+            dir,
+        }
+    }
+
+    fn launch(&self, name: &str, args: &[&str]) -> Result<Handle, String> {
+        let mut all = vec![self.probe.get().to_string()];
+        all.extend(args.iter().map(|a| a.to_string()));
+        let service = LuaService::new(self.env.clone(), name, all);
+        self.runtime.launch(Box::new(service), name)
+    }
+
+    /// The next report, or a panic saying what was awaited.
+    fn report(&self, what: &str) -> String {
+        self.reports
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|_| panic!("timed out after {WAIT:?} waiting for {what}"))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const PONG: &str = r#"
+local skynet = require "skynet"
+skynet.start(function()
+    skynet.dispatch("lua", function(session, source, cmd, a, b)
+        if cmd == "add" then
+            skynet.retpack(a + b)
+        elseif cmd == "fail" then
+            error("pong was asked to fail")
+        elseif cmd == "silent" then
+            -- ends without responding
+        elseif cmd == "exit" then
+            skynet.exit()
+        end
+    end)
+end)
+"#;
+
+#[test]
+fn call_and_ret_between_two_lua_services() {
+    let node = Node::new(&[
+        ("pong", PONG),
+        (
+            "ping",
+            r#"
+local skynet = require "skynet"
+local probe, pong = tonumber((...)), tonumber((select(2, ...)))
+skynet.start(function()
+    local sum = 0
+    for i = 1, 1000 do
+        sum = sum + skynet.call(pong, "lua", "add", i, 1)
+    end
+    skynet.send(probe, "text", "ok " .. sum)
+end)
+"#,
+        ),
+    ]);
+    let pong = node.launch("pong", &[]).unwrap();
+    node.launch("ping", &[&pong.get().to_string()]).unwrap();
+    // sum of (i + 1) for i in 1..=1000
+    assert_eq!(node.report("ping's sum"), "ok 501500");
+}
+
+#[test]
+fn call_to_a_dead_or_failing_service_raises_in_the_caller() {
+    let node = Node::new(&[
+        ("pong", PONG),
+        (
+            "caller",
+            r#"
+local skynet = require "skynet"
+local probe, pong = tonumber((...)), tonumber((select(2, ...)))
+local function try(...)
+    local ok, err = pcall(skynet.call, ...)
+    return ok and "returned" or "raised"
+end
+skynet.start(function()
+    local r1 = try(0x00ffff00, "lua", "add", 1, 2)   -- no such service
+    local r2 = try(pong, "lua", "fail")              -- handler error
+    local r3 = try(pong, "lua", "silent")            -- ends without a response
+    local ok, sum = pcall(skynet.call, pong, "lua", "add", 2, 3) -- still alive
+    local r4 = try(pong, "lua", "exit")              -- exits while the call is pending
+    local r5 = try(pong, "lua", "add", 1, 1)         -- gone now
+    skynet.send(probe, "text", table.concat({r1, r2, r3, tostring(sum), r4, r5}, " "))
+end)
+"#,
+        ),
+    ]);
+    let pong = node.launch("pong", &[]).unwrap();
+    node.launch("caller", &[&pong.get().to_string()]).unwrap();
+    assert_eq!(
+        node.report("the caller's results"),
+        "raised raised raised 5 raised raised"
+    );
+}
+
+#[test]
+fn sleep_wakeup_and_timeouts_in_order() {
+    let node = Node::new(&[(
+        "sleeper",
+        r#"
+local skynet = require "skynet"
+local probe = tonumber((...))
+skynet.start(function()
+    local order = {}
+    skynet.timeout(30, function() order[#order + 1] = "30" end)
+    skynet.timeout(10, function() order[#order + 1] = "10" end)
+    skynet.timeout(20, function() order[#order + 1] = "20" end)
+    local token = {}
+    local woke
+    skynet.fork(function()
+        woke = skynet.sleep(1000, token)   -- 10 s unless woken
+    end)
+    skynet.fork(function()
+        skynet.wakeup(token)
+    end)
+    local start = skynet.now()
+    local plain = skynet.sleep(40)
+    local waited = skynet.now() - start
+    skynet.send(probe, "text", table.concat(order, ",") .. " " .. tostring(woke)
+        .. " " .. tostring(plain) .. " " .. tostring(waited >= 40))
+end)
+"#,
+    )]);
+    node.launch("sleeper", &[]).unwrap();
+    assert_eq!(
+        node.report("the sleeper's report"),
+        "10,20,30 BREAK nil true"
+    );
+}
+
+#[test]
+fn a_handler_error_leaves_the_service_alive() {
+    let node = Node::new(&[
+        ("pong", PONG),
+        (
+            "survivor",
+            r#"
+local skynet = require "skynet"
+local probe, pong = tonumber((...)), tonumber((select(2, ...)))
+skynet.start(function()
+    for _ = 1, 3 do
+        pcall(skynet.call, pong, "lua", "fail")
+    end
+    skynet.send(probe, "text", "ok " .. skynet.call(pong, "lua", "add", 20, 22))
+end)
+"#,
+        ),
+    ]);
+    let pong = node.launch("pong", &[]).unwrap();
+    node.launch("survivor", &[&pong.get().to_string()]).unwrap();
+    assert_eq!(node.report("the survivor's report"), "ok 42");
+}
+
+#[test]
+fn a_service_that_is_not_found_names_the_paths_searched() {
+    let node = Node::new(&[("pong", PONG)]);
+    let err = node.launch("no_such_service", &[]).unwrap_err();
+    assert!(err.contains("no_such_service"), "{err}");
+    assert!(err.contains(&node.dir.display().to_string()), "{err}");
+}
