@@ -58,5 +58,7 @@
 #![warn(missing_docs)]
 
 pub mod actor;
+pub mod config;
+pub mod lua;
 pub mod runtime;
 pub mod socket;
