@@ -197,10 +197,11 @@ impl Router {
     /// Removes a service: its name(s) go, its mailbox closes, and every request
     /// still queued is answered with an error.
     pub(crate) fn retire(&self, handle: Handle) {
+        // Names first, so no name ever points at a removed service.
+        self.names.retain(|_, h| *h != handle);
         let Some((_, cell)) = self.cells.remove(&handle.get()) else {
             return;
         };
-        self.names.retain(|_, h| *h != handle);
         for message in cell.mailbox.close() {
             self.bounce(handle, message);
         }

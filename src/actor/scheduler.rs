@@ -104,7 +104,16 @@ fn run(node: &Arc<Node>, cell: &Arc<Cell>, probe: &Probe) {
                 cell.handle,
                 cell.label
             );
+            // Gone before the launcher hears of it: nobody can reach a service
+            // whose start was reported failed.
             cell.exiting.store(true, Ordering::Relaxed);
+            let service = slot.take();
+            drop(slot);
+            node.router.retire(cell.handle);
+            drop(service);
+            report_start(node, cell, notice, started);
+            node.retired(cell.handle);
+            return;
         }
         report_start(node, cell, notice, started);
     }
@@ -121,8 +130,9 @@ fn run(node: &Arc<Node>, cell: &Arc<Cell>, probe: &Probe) {
         cell.busy_ns
             .fetch_add(begun.elapsed().as_nanos() as u64, Ordering::Relaxed);
         cell.handled.fetch_add(1, Ordering::Relaxed);
-        cell.interrupt.store(false, Ordering::Relaxed);
         probe.leave();
+        // After leaving, so the monitor cannot raise it again for this message.
+        cell.interrupt.store(false, Ordering::Relaxed);
         if let Err(p) = result {
             tracing::error!(
                 "service {} ({}): handler panicked: {}",
