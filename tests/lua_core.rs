@@ -6,6 +6,7 @@
 //! messages "ok ..." or "fail ...") from the probe.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,10 +40,13 @@ struct Node {
 impl Node {
     /// A runtime whose Lua services are the given `(name, source)` files.
     fn new(services: &[(&str, &str)]) -> Node {
+        // One directory per node: tests run concurrently and clean up after
+        // themselves. (Found as a flaky failure when two tests shared one.)
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "lunet-lua-core-{}-{}",
             std::process::id(),
-            services[0].0
+            NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).unwrap();
         for (name, source) in services {
