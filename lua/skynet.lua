@@ -524,4 +524,8 @@ function skynet.start(start_func)
 	end)
 end
 
+-- ----- services: newservice, uniqueservice, queryservice (via the launcher) -----
+
+-- ----- requests, the debug protocol, term, killthread -----
+
 return skynet

@@ -1,0 +1,2 @@
+-- skynet.coroutine (being written)
+return {}

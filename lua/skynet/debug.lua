@@ -1,0 +1,2 @@
+-- skynet.debug (being written)
+return {}

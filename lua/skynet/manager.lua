@@ -1,0 +1,2 @@
+-- skynet.manager (being written)
+return {}

@@ -1,0 +1,2 @@
+-- skynet.queue (being written)
+return {}

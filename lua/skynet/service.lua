@@ -1,0 +1,2 @@
+-- skynet.service (being written)
+return {}

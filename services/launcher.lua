@@ -1,0 +1,1 @@
+-- launcher service (being written)

@@ -1,0 +1,1 @@
+-- logger service (being written)
