@@ -22,50 +22,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::*;
-use crossbeam_channel::{Receiver, RecvTimeoutError};
-use lunet::socket::{Event, Owner, SocketConfig, SocketHandle, SocketId, SocketInfo};
+use crossbeam_channel::RecvTimeoutError;
+use lunet::socket::{Event, Owner, SocketConfig, SocketHandle, SocketId};
 
 /// The owner handle the test thread plays.
 const OWNER: Owner = 7;
 
-const MIB: usize = 1024 * 1024;
-
 // ----- helpers -----
-
-/// Runs `f` on a named thread; `Pending::wait` collects its result without ever
-/// waiting forever.
-struct Pending<T> {
-    rx: Receiver<T>,
-    what: String,
-}
-
-fn spawn<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> Pending<T> {
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    std::thread::Builder::new()
-        .name(what.to_string())
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .expect("spawn a test thread");
-    Pending {
-        rx,
-        what: what.to_string(),
-    }
-}
-
-impl<T> Pending<T> {
-    fn wait(self, within: Duration) -> T {
-        match self.rx.recv_timeout(within) {
-            Ok(v) => v,
-            Err(RecvTimeoutError::Timeout) => {
-                panic!("timed out after {within:?} waiting for {}", self.what)
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                panic!("{} panicked (see its message above)", self.what)
-            }
-        }
-    }
-}
 
 /// How a peer's read ended: the bytes it got, and EOF (`Ok`) or the error.
 struct ReadOutcome {
@@ -177,15 +140,6 @@ fn send_all(sockets: &SocketHandle, id: SocketId, data: &Bytes) {
             .send(id, data.slice(start..end))
             .unwrap_or_else(|e| panic!("send of bytes {start}..{end} to {id:?} refused: {e}"));
     }
-}
-
-/// The socket server's view of `id`, if it still has it.
-fn info(sockets: &SocketHandle, id: SocketId) -> Option<SocketInfo> {
-    sockets.stats().into_iter().find(|s| s.id == id)
-}
-
-fn wait_until_gone(sockets: &SocketHandle, id: SocketId, what: &str) {
-    eventually(what, || info(sockets, id).is_none());
 }
 
 /// What the owner got for one socket, in order. Data is kept as its length only

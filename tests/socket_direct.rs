@@ -32,13 +32,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::*;
-use crossbeam_channel::{Receiver, RecvTimeoutError};
-use lunet::socket::{Event, Owner, SocketConfig, SocketHandle, SocketId, SocketInfo};
+use crossbeam_channel::RecvTimeoutError;
+use lunet::socket::{Event, Owner, SocketConfig, SocketId};
 
 /// The owner handle the test thread plays.
 const OWNER: Owner = 7;
-
-const MIB: usize = 1024 * 1024;
 
 /// The configuration of every test in this file.
 fn direct() -> SocketConfig {
@@ -49,41 +47,6 @@ fn direct() -> SocketConfig {
 }
 
 // ----- helpers -----
-
-/// Runs `f` on a named thread; `Pending::wait` collects its result without ever
-/// waiting forever.
-struct Pending<T> {
-    rx: Receiver<T>,
-    what: String,
-}
-
-fn spawn<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> Pending<T> {
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    std::thread::Builder::new()
-        .name(what.to_string())
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .expect("spawn a test thread");
-    Pending {
-        rx,
-        what: what.to_string(),
-    }
-}
-
-impl<T> Pending<T> {
-    fn wait(self, within: Duration) -> T {
-        match self.rx.recv_timeout(within) {
-            Ok(v) => v,
-            Err(RecvTimeoutError::Timeout) => {
-                panic!("timed out after {within:?} waiting for {}", self.what)
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                panic!("{} panicked (see its message above)", self.what)
-            }
-        }
-    }
-}
 
 /// How a peer's read ended: the bytes it got, and EOF (`Ok`) or the error.
 struct ReadOutcome {
@@ -182,33 +145,6 @@ fn read_exactly(s: &mut TcpStream, n: usize, within: Duration) -> Result<Vec<u8>
         }
     }
     Ok(data)
-}
-
-/// Compares what a peer got with what it should have got, without printing
-/// megabytes: names the first differing byte or the short count.
-fn compare(got: &[u8], want: &[u8]) -> Result<(), String> {
-    if let Some(i) = got.iter().zip(want).position(|(a, b)| a != b) {
-        return Err(format!(
-            "byte {i} differs (got {:#04x}, want {:#04x}); {} of {} bytes received",
-            got[i],
-            want[i],
-            got.len(),
-            want.len()
-        ));
-    }
-    if got.len() != want.len() {
-        return Err(format!(
-            "{} of {} bytes received (all of them correct)",
-            got.len(),
-            want.len()
-        ));
-    }
-    Ok(())
-}
-
-/// The socket server's view of `id`, if it still has it.
-fn info(sockets: &SocketHandle, id: SocketId) -> Option<SocketInfo> {
-    sockets.stats().into_iter().find(|s| s.id == id)
 }
 
 /// Waits for the owner's Close for `id`, skipping Data and Warnings; an Error for
@@ -427,11 +363,6 @@ fn direct_send_is_written_by_the_caller_without_waking_the_socket_thread() {
 }
 
 // ----- echo -----
-
-/// Waits until only the listener is left on the echo server.
-fn wait_until_only_listener_left(server: &echo::EchoServer, what: &str) {
-    eventually(what, || server.handle().stats().len() == 1);
-}
 
 #[test]
 fn echo_returns_every_byte_on_one_connection_written_and_read_concurrently() {

@@ -12,43 +12,7 @@ use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::*;
-use crossbeam_channel::{Receiver, RecvTimeoutError};
 use lunet::socket::SocketConfig;
-
-/// Runs `f` on a named thread; `Pending::wait` collects its result without ever
-/// waiting forever.
-struct Pending<T> {
-    rx: Receiver<T>,
-    what: String,
-}
-
-fn spawn<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> Pending<T> {
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    std::thread::Builder::new()
-        .name(what.to_string())
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .expect("spawn a test thread");
-    Pending {
-        rx,
-        what: what.to_string(),
-    }
-}
-
-impl<T> Pending<T> {
-    fn wait(self, within: Duration) -> T {
-        match self.rx.recv_timeout(within) {
-            Ok(v) => v,
-            Err(RecvTimeoutError::Timeout) => {
-                panic!("timed out after {within:?} waiting for {}", self.what)
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                panic!("{} panicked (see its message above)", self.what)
-            }
-        }
-    }
-}
 
 /// Reads until EOF, failing if the whole read takes longer than `within`.
 fn read_until_eof(s: &mut TcpStream, within: Duration) -> io::Result<Vec<u8>> {
@@ -76,33 +40,6 @@ fn read_until_eof(s: &mut TcpStream, within: Duration) -> io::Result<Vec<u8>> {
             }
         }
     }
-}
-
-/// Compares what a peer got with what it should have got, without printing
-/// megabytes: names the first differing byte or the short count.
-fn compare(got: &[u8], want: &[u8]) -> Result<(), String> {
-    if let Some(i) = got.iter().zip(want).position(|(a, b)| a != b) {
-        return Err(format!(
-            "byte {i} differs (got {:#04x}, want {:#04x}); {} of {} bytes received",
-            got[i],
-            want[i],
-            got.len(),
-            want.len()
-        ));
-    }
-    if got.len() != want.len() {
-        return Err(format!(
-            "{} of {} bytes received (all of them correct)",
-            got.len(),
-            want.len()
-        ));
-    }
-    Ok(())
-}
-
-/// Waits until only the listener is left on the echo server.
-fn wait_until_only_listener_left(server: &echo::EchoServer, what: &str) {
-    eventually(what, || server.handle().stats().len() == 1);
 }
 
 #[test]

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use lunet::socket::{Event, Owner, SocketConfig, SocketHandle, SocketId, SocketInfo, SocketServer};
+use lunet::socket::{Event, Owner, SocketConfig, SocketHandle, SocketId, SocketServer};
 
 /// The owner the test thread plays.
 const OWNER: Owner = 1;
@@ -27,8 +27,6 @@ const OTHER: Owner = 2;
 
 /// A short quiet period used to show that something does *not* happen.
 const QUIET: Duration = Duration::from_millis(200);
-
-const MIB: usize = 1024 * 1024;
 
 // ----- helpers -----
 
@@ -160,15 +158,6 @@ fn assert_got_then_eof(got: &(Vec<u8>, io::Result<()>), want: &[u8], context: &s
             e.kind()
         );
     }
-}
-
-/// The socket server's view of `id`, if it still has it.
-fn info(sockets: &SocketHandle, id: SocketId) -> Option<SocketInfo> {
-    sockets.stats().into_iter().find(|s| s.id == id)
-}
-
-fn wait_until_gone(sockets: &SocketHandle, id: SocketId, what: &str) {
-    eventually(what, || info(sockets, id).is_none());
 }
 
 /// Bytes `s` has sent that its peer has not acknowledged yet (Linux SIOCOUTQ).

@@ -6,10 +6,19 @@
 /// Library modules, by module name (`require "skynet.queue"` → `skynet.queue`).
 pub(crate) const MODULES: &[(&str, &str)] = &[
     ("skynet", include_str!("../../lua/skynet.lua")),
-    ("skynet.manager", include_str!("../../lua/skynet/manager.lua")),
+    (
+        "skynet.manager",
+        include_str!("../../lua/skynet/manager.lua"),
+    ),
     ("skynet.queue", include_str!("../../lua/skynet/queue.lua")),
-    ("skynet.coroutine", include_str!("../../lua/skynet/coroutine.lua")),
-    ("skynet.service", include_str!("../../lua/skynet/service.lua")),
+    (
+        "skynet.coroutine",
+        include_str!("../../lua/skynet/coroutine.lua"),
+    ),
+    (
+        "skynet.service",
+        include_str!("../../lua/skynet/service.lua"),
+    ),
     ("skynet.debug", include_str!("../../lua/skynet/debug.lua")),
 ];
 
@@ -17,7 +26,10 @@ pub(crate) const MODULES: &[(&str, &str)] = &[
 pub(crate) const SERVICES: &[(&str, &str)] = &[
     ("bootstrap", include_str!("../../services/bootstrap.lua")),
     ("launcher", include_str!("../../services/launcher.lua")),
-    ("service_mgr", include_str!("../../services/service_mgr.lua")),
+    (
+        "service_mgr",
+        include_str!("../../services/service_mgr.lua"),
+    ),
     ("logger", include_str!("../../services/logger.lua")),
 ];
 

@@ -6,8 +6,8 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
-use lunet::socket::{Event, Owner, SocketConfig, SocketHandle, SocketId, SocketServer};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use lunet::socket::{Event, Owner, SocketConfig, SocketHandle, SocketId, SocketInfo, SocketServer};
 
 #[path = "../../examples/socket_echo/owner.rs"]
 pub mod echo;
@@ -149,4 +149,78 @@ pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// One mebibyte.
+pub const MIB: usize = 1024 * 1024;
+
+/// Runs `f` on a named thread; `Pending::wait` collects its result without ever
+/// waiting forever.
+pub struct Pending<T> {
+    pub rx: Receiver<T>,
+    pub what: String,
+}
+
+pub fn spawn<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> Pending<T> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    std::thread::Builder::new()
+        .name(what.to_string())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .expect("spawn a test thread");
+    Pending {
+        rx,
+        what: what.to_string(),
+    }
+}
+
+impl<T> Pending<T> {
+    pub fn wait(self, within: Duration) -> T {
+        match self.rx.recv_timeout(within) {
+            Ok(v) => v,
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("timed out after {within:?} waiting for {}", self.what)
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                panic!("{} panicked (see its message above)", self.what)
+            }
+        }
+    }
+}
+
+/// Compares what a peer got with what it should have got, without printing
+/// megabytes: names the first differing byte or the short count.
+pub fn compare(got: &[u8], want: &[u8]) -> Result<(), String> {
+    if let Some(i) = got.iter().zip(want).position(|(a, b)| a != b) {
+        return Err(format!(
+            "byte {i} differs (got {:#04x}, want {:#04x}); {} of {} bytes received",
+            got[i],
+            want[i],
+            got.len(),
+            want.len()
+        ));
+    }
+    if got.len() != want.len() {
+        return Err(format!(
+            "{} of {} bytes received (all of them correct)",
+            got.len(),
+            want.len()
+        ));
+    }
+    Ok(())
+}
+
+/// The socket server's view of `id`, if it still has it.
+pub fn info(sockets: &SocketHandle, id: SocketId) -> Option<SocketInfo> {
+    sockets.stats().into_iter().find(|s| s.id == id)
+}
+
+pub fn wait_until_gone(sockets: &SocketHandle, id: SocketId, what: &str) {
+    eventually(what, || info(sockets, id).is_none());
+}
+
+/// Waits until only the listener is left on the echo server.
+pub fn wait_until_only_listener_left(server: &echo::EchoServer, what: &str) {
+    eventually(what, || server.handle().stats().len() == 1);
 }
