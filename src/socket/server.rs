@@ -82,6 +82,20 @@ struct StreamSocket {
     bound: bool,
 }
 
+impl StreamSocket {
+    /// A stream in state `conn`, nothing queued, no connect in progress.
+    fn new(io: Option<Stream>, conn: Conn, peer: Option<SocketAddr>) -> StreamSocket {
+        StreamSocket {
+            io,
+            conn,
+            queue: WriteQueue::default(),
+            peer,
+            pending: None,
+            bound: false,
+        }
+    }
+}
+
 enum Kind {
     Stream(StreamSocket),
     Listener(Listener),
@@ -653,14 +667,11 @@ impl<S: EventSink> Server<S> {
             match outcome {
                 Accepted::Conn(stream, peer) => match self.shared.slots.reserve() {
                     Some(new) => {
-                        let conn = StreamSocket {
-                            io: Some(Stream::Tcp(stream)),
-                            conn: Conn::accepted(),
-                            queue: WriteQueue::default(),
-                            peer: Some(peer),
-                            pending: None,
-                            bound: false,
-                        };
+                        let conn = StreamSocket::new(
+                            Some(Stream::Tcp(stream)),
+                            Conn::accepted(),
+                            Some(peer),
+                        );
                         self.insert(new, owner, Kind::Stream(conn));
                         self.sink.deliver(
                             owner,
@@ -858,15 +869,11 @@ impl<S: EventSink> Server<S> {
                     id,
                     owner,
                     Kind::Stream(StreamSocket {
-                        io: None,
-                        conn: Conn::connecting(),
-                        queue: WriteQueue::default(),
-                        peer: None,
                         pending: Some(Box::new(Pending {
                             target: format!("{host}:{port}"),
                             ..Pending::default()
                         })),
-                        bound: false,
+                        ..StreamSocket::new(None, Conn::connecting(), None)
                     }),
                 );
                 match connector::literal(&host, port) {
@@ -913,12 +920,8 @@ impl<S: EventSink> Server<S> {
                         id,
                         owner,
                         Kind::Stream(StreamSocket {
-                            io: Some(io),
-                            conn: Conn::bound(),
-                            queue: WriteQueue::default(),
-                            peer: None,
-                            pending: None,
                             bound: true,
+                            ..StreamSocket::new(Some(io), Conn::bound(), None)
                         }),
                     ),
                     Err(e) => {
