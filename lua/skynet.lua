@@ -50,6 +50,12 @@ local wakeups = {}
 local forks = {}
 -- every coroutine created here, for skynet.task.
 local tasks = setmetatable({}, { __mode = "k" })
+-- session -> the address a call waits on, for skynet.term.
+local watching = {}
+-- The task coroutine `resume` is running. Sessions wait on it, not on
+-- coroutine.running(): inside a skynet.coroutine user coroutine, skynet's own
+-- yields are passed up to the task, and the task's resume is passed down.
+local running_thread
 
 skynet.pack = seri.pack
 skynet.unpack = seri.unpack
@@ -182,6 +188,7 @@ end
 
 local function new_task(f)
 	local co = coroutine_create(f)
+	c.hook(co) -- the interrupt check (a stuck handler is stopped)
 	tasks[co] = true
 	return co
 end
@@ -202,7 +209,10 @@ local function finish_request(co, failed)
 end
 
 function resume(co, ...)
+	local outer = running_thread
+	running_thread = co
 	local ok, err = coroutine_resume(co, ...)
+	running_thread = outer
 	if not ok then
 		skynet.error(traceback(co, tostring(err)))
 		finish_request(co, true)
@@ -215,37 +225,38 @@ end
 
 -- Waits for the response to `session`; returns its (msg, sz) or raises.
 local function wait_response(session, addr)
-	local co = coroutine_running()
-	waiting[session] = co
+	waiting[session] = running_thread or coroutine_running()
+	watching[session] = addr
 	local ok, msg, sz = coroutine_yield("SUSPEND")
+	watching[session] = nil
 	if not ok then
 		error(string.format("call to %s failed", skynet.address(addr)), 2)
 	end
 	return msg, sz
 end
 
+-- Wakeups first, then forks, until neither is left: a fork may wake a
+-- coroutine, and a woken coroutine may fork.
 local function run_pending()
 	while true do
 		local token = table.remove(wakeups, 1)
-		if token == nil then
-			break
-		end
-		local session = sleeping[token]
-		if session then
-			local co = waiting[session]
-			-- A sleep's timer response is still to come: drop it when it does.
-			waiting[session] = "BREAK"
-			if type(co) == "thread" then
-				resume(co, false, "BREAK")
+		if token ~= nil then
+			local session = sleeping[token]
+			if session then
+				local co = waiting[session]
+				-- A sleep's timer response is still to come: drop it when it does.
+				waiting[session] = "BREAK"
+				if type(co) == "thread" then
+					resume(co, false, "BREAK")
+				end
 			end
+		else
+			local co = table.remove(forks, 1)
+			if co == nil then
+				break
+			end
+			resume(co)
 		end
-	end
-	while true do
-		local co = table.remove(forks, 1)
-		if co == nil then
-			break
-		end
-		resume(co)
 	end
 end
 
@@ -321,7 +332,7 @@ end
 -- ----- responding -----
 
 local function current_request(what)
-	local req = request_of[coroutine_running()]
+	local req = request_of[running_thread or coroutine_running()]
 	if req == nil then
 		error(what .. ": not handling a request", 3)
 	end
@@ -377,7 +388,7 @@ function skynet.response(pack)
 end
 
 function skynet.context()
-	local req = request_of[coroutine_running()]
+	local req = request_of[running_thread or coroutine_running()]
 	if req then
 		return req.session, req.source
 	end
@@ -387,9 +398,8 @@ end
 
 function skynet.sleep(ti, token)
 	local session = c.timeout(ti)
-	local co = coroutine_running()
-	token = token or co
-	waiting[session] = co
+	token = token or coroutine_running()
+	waiting[session] = running_thread or coroutine_running()
 	sleeping[token] = session
 	local ok = coroutine_yield("SLEEP")
 	sleeping[token] = nil
@@ -405,9 +415,8 @@ end
 
 function skynet.wait(token)
 	local session = c.genid()
-	local co = coroutine_running()
-	token = token or co
-	waiting[session] = co
+	token = token or coroutine_running()
+	waiting[session] = running_thread or coroutine_running()
 	sleeping[token] = session
 	coroutine_yield("WAIT")
 	sleeping[token] = nil
@@ -473,6 +482,8 @@ function skynet.exit()
 			req.responded = true
 		end
 	end
+	-- The launcher forgets us, and answers a newservice still waiting on us.
+	skynet.send(".launcher", "lua", "REMOVE", c.self(), false)
 	c.exit()
 	coroutine_yield("QUIT")
 end
@@ -519,13 +530,357 @@ function skynet.start(start_func)
 		end, traceback)
 		if not ok then
 			skynet.error("start failed: " .. tostring(err))
+			-- The launcher answers the newservice waiting on us (ignored if none).
+			local message = tostring(err)
+			skynet.send(".launcher", "lua", "ERROR", message:match("^(.-)\nstack traceback:") or message)
 			c.exit()
+		else
+			skynet.send(".launcher", "lua", "LAUNCHOK")
 		end
 	end)
 end
 
 -- ----- services: newservice, uniqueservice, queryservice (via the launcher) -----
+--
+-- The handshake: newservice calls the launcher (`.launcher`, LAUNCH); the
+-- launcher starts the service with skynet.launch, which returns once the
+-- service's code has loaded; the service's skynet.start then runs its start
+-- function and sends LAUNCHOK (or ERROR with the message) to `.launcher`, and
+-- the launcher answers the caller. skynet.exit sends REMOVE, so a service that
+-- exits inside its start function still answers. LAUNCH answers `handle` or
+-- `nil, message` (skynet's launcher answers an error response instead; the
+-- message travels this way), and newservice raises with the message.
+
+-- skynet.launch("snlua", name, ...) -> handle | nil, message (also
+-- skynet.manager's launch). Blocks the calling coroutine until the service's
+-- code has loaded: its chunk ran, its start function has not. The arguments are
+-- passed as strings. Only Lua services ("snlua") exist in lunet.
+function skynet.launch(service_type, name, ...)
+	if service_type ~= "snlua" then
+		error(string.format("skynet.launch: unknown service type %q (lunet runs Lua services: \"snlua\")",
+			tostring(service_type)), 2)
+	end
+	if type(name) ~= "string" then
+		error("skynet.launch: service name expected, got " .. type(name), 2)
+	end
+	local handle, session = c.spawn(name, ...)
+	waiting[session] = coroutine_running()
+	local ok, msg = coroutine_yield("SUSPEND")
+	if ok then
+		return handle
+	end
+	return nil, tostring(msg)
+end
+
+local function launcher_call(what, ...)
+	if c.query(".launcher") == nil then
+		error(what .. ": no launcher (.launcher) is running; start the node through bootstrap", 3)
+	end
+	return skynet.call(".launcher", "lua", ...)
+end
+
+function skynet.newservice(name, ...)
+	local handle, err = launcher_call("skynet.newservice", "LAUNCH", "snlua", name, ...)
+	if not handle then
+		error(string.format("skynet.newservice %s: %s", tostring(name), tostring(err)), 2)
+	end
+	return handle
+end
+
+local function service_mgr_call(what, ...)
+	if c.query(".service") == nil then
+		error(what .. ": no service manager (.service) is running; start the node through bootstrap", 3)
+	end
+	return skynet.call(".service", "lua", ...)
+end
+
+-- uniqueservice([global,] name, ...): one service of that name per node,
+-- launched by the first caller; later (and concurrent) callers get the same
+-- handle. `global` (skynet's cluster-wide flag) is accepted and ignored: a
+-- lunet node is its own world.
+function skynet.uniqueservice(global, ...)
+	if global == true then
+		return skynet.uniqueservice(...)
+	end
+	local name = global
+	local handle, err = service_mgr_call("skynet.uniqueservice", "LAUNCH", name, ...)
+	if not handle then
+		error(string.format("skynet.uniqueservice %s: %s", tostring(name), tostring(err)), 2)
+	end
+	return handle
+end
+
+-- queryservice([global,] name): the handle of unique service `name`; waits
+-- until some caller's uniqueservice has launched it (as in skynet).
+function skynet.queryservice(global, ...)
+	if global == true then
+		return skynet.queryservice(...)
+	end
+	local name = global
+	local handle, err = service_mgr_call("skynet.queryservice", "QUERY", name)
+	if not handle then
+		error(string.format("skynet.queryservice %s: %s", tostring(name), tostring(err)), 2)
+	end
+	return handle
+end
 
 -- ----- requests, the debug protocol, term, killthread -----
+
+-- skynet.request: several calls at once, their responses taken as they arrive.
+--
+--   local reqs = skynet.request()
+--   reqs:add { addr, "lua", "CMD", arg, token = 1 }   -- or reqs { ... }
+--   for req, resp, err in reqs:select(timeout) do ... end
+--
+-- `select` sends every request, then iterates in arrival order: a success
+-- gives the request table and its response unpacked into a table (`resp[1]`,
+-- ..., `resp.n`); a failure (an error response, an address that does not
+-- exist, a response that does not unpack) gives the request table, nil, and a
+-- message — it is reported in the loop, never raised, so one failure does not
+-- lose the others. `timeout` is in centiseconds, as skynet.sleep; when it
+-- passes with requests outstanding, `reqs.timeout` is set, those requests are
+-- abandoned (their late responses dropped) and the loop ends after the
+-- responses that came before it. Without a timeout the loop ends when every
+-- request has been answered. Leaving the loop early (break, error) abandons
+-- the rest too: `select` returns `reqs` as the for loop's closing value.
+-- A request object selects once; the loop must run in the coroutine that
+-- called `select`.
+local request_meta = {}
+request_meta.__index = request_meta
+
+function skynet.request(obj)
+	local reqs = setmetatable({}, request_meta)
+	if obj then
+		reqs:add(obj)
+	end
+	return reqs
+end
+
+function request_meta:add(obj)
+	if type(obj) ~= "table" then
+		error("request:add: { addr, typename, ... } expected, got " .. type(obj), 2)
+	end
+	if self._sessions then
+		error("request:add: select has started", 2)
+	end
+	self[#self + 1] = obj
+	return self
+end
+
+request_meta.__call = request_meta.add
+
+-- Drops every outstanding request and the timer: late responses are ignored.
+function request_meta:close()
+	local sessions = self._sessions
+	if sessions then
+		for session in pairs(sessions) do
+			waiting[session] = nil
+			watching[session] = nil
+			sessions[session] = nil
+		end
+	end
+	if self._timer then
+		waiting[self._timer] = nil
+		self._timer = nil
+	end
+end
+
+request_meta.__close = request_meta.close
+
+local function packed(ok, ...)
+	if ok then
+		return table.pack(...)
+	end
+	return nil, tostring((...))
+end
+
+function request_meta:select(timeout)
+	if self._sessions then
+		error("request:select: already selected", 2)
+	end
+	local sessions = {} -- session -> request, while outstanding
+	local arrived = {} -- { req, ok, msg, sz, proto } in arrival order
+	self._sessions = sessions
+	local function arrive(entry)
+		arrived[#arrived + 1] = entry
+		skynet.wakeup(self)
+	end
+	for i = 1, #self do
+		local req = self[i]
+		local addr, p = req[1], proto[req[2]]
+		local session
+		if p then
+			session = c.send(addr, p.id, nil, p.pack(table.unpack(req, 3, req.n or #req)))
+		end
+		if session == nil then
+			local why = p and "invalid address " .. skynet.address(addr)
+				or "unknown protocol " .. tostring(req[2])
+			arrived[#arrived + 1] = { req, false, why }
+		else
+			sessions[session] = req
+			watching[session] = addr
+			waiting[session] = coroutine_create(function(ok, msg, sz)
+				sessions[session] = nil
+				watching[session] = nil
+				if ok then
+					arrive { req, true, msg, sz, p }
+				else
+					arrive { req, false, string.format("call to %s failed", skynet.address(addr)) }
+				end
+			end)
+		end
+	end
+	if timeout and next(sessions) then
+		local timer = c.timeout(timeout)
+		self._timer = timer
+		waiting[timer] = coroutine_create(function()
+			self._timer = nil
+			if next(sessions) then
+				self.timeout = true
+				self:close()
+				skynet.wakeup(self)
+			end
+		end)
+	end
+	local function iterate()
+		while true do
+			local entry = table.remove(arrived, 1)
+			if entry then
+				local req = entry[1]
+				if not entry[2] then
+					return req, nil, entry[3]
+				end
+				local resp, err = packed(pcall(entry[5].unpack, entry[3], entry[4]))
+				return req, resp, err
+			end
+			if next(sessions) == nil then
+				self:close()
+				return nil
+			end
+			skynet.wait(self)
+		end
+	end
+	return iterate, nil, nil, self
+end
+
+-- Whether addresses a and b (handles, ":%08x" strings or ".names") are the
+-- same service.
+local function same_service(a, b)
+	local function handle(addr)
+		if type(addr) == "string" then
+			if addr:sub(1, 1) == ":" then
+				return tonumber(addr:sub(2), 16)
+			end
+			return c.query(addr)
+		end
+		return addr
+	end
+	return a == b or handle(a) == handle(b)
+end
+
+-- skynet.term(service): `service` is gone. Every call from this service still
+-- waiting on it (skynet.call, rawcall, request) raises, after the current message.
+function skynet.term(service)
+	local victims = {}
+	for session, addr in pairs(watching) do
+		if same_service(addr, service) then
+			local co = waiting[session]
+			waiting[session] = nil
+			watching[session] = nil
+			if type(co) == "thread" then
+				victims[#victims + 1] = co
+			end
+		end
+	end
+	if #victims > 0 then
+		forks[#forks + 1] = coroutine_create(function()
+			for _, co in ipairs(victims) do
+				resume(co, false)
+			end
+		end)
+	end
+end
+
+-- skynet.killthread(co | token | string): kills a suspended coroutine. `co`
+-- may be a queued fork, a coroutine waiting on a call, sleep or wait, the token
+-- of a sleep or wait, or part of tostring(co) (as skynet.task prints it). Its
+-- pending session is dropped, the request it was handling (if unanswered) gets
+-- an error, and it is closed. Returns the coroutine, or nil if none was found.
+function skynet.killthread(thread)
+	for i, co in ipairs(forks) do
+		if co == thread then
+			table.remove(forks, i)
+			tasks[co] = nil
+			return co
+		end
+	end
+	local session = sleeping[thread]
+	if session == nil then
+		for s, co in pairs(waiting) do
+			if co == thread or (type(thread) == "string" and type(co) == "thread"
+				and tostring(co):find(thread, 1, true)) then
+				session = s
+				break
+			end
+		end
+	end
+	local co = session and waiting[session]
+	if type(co) ~= "thread" or not tasks[co] then
+		return nil
+	end
+	waiting[session] = nil
+	watching[session] = nil
+	for token, s in pairs(sleeping) do
+		if s == session then
+			sleeping[token] = nil
+		end
+	end
+	finish_request(co, true)
+	tasks[co] = nil
+	coroutine.close(co)
+	return co
+end
+
+-- skynet.stat's counters kept by the runtime: "message" (messages handled)
+-- and "cpu" (seconds spent handling them).
+local stat_lua = skynet.stat
+function skynet.stat(what)
+	if what == "message" or what == "cpu" then
+		return c.stat(what)
+	end
+	return stat_lua(what)
+end
+
+-- The debug protocol (PTYPE_DEBUG), answered by every service: MEM, GC,
+-- STAT, TASK, INFO, EXIT, TERM, PING, SUPPORT (see skynet/debug.lua, loaded
+-- at the first debug message so idle services do not pay for it).
+local info_func
+
+-- skynet.info_func(f): what the debug INFO message answers (f(...)'s results).
+function skynet.info_func(f)
+	info_func = f
+end
+
+local debug_dispatch
+skynet.register_protocol {
+	name = "debug",
+	id = skynet.PTYPE_DEBUG,
+	pack = seri.pack,
+	unpack = seri.unpack,
+	dispatch = function(...)
+		if debug_dispatch == nil then
+			debug_dispatch = require("skynet.debug").init(skynet, {
+				info = function()
+					return info_func
+				end,
+				traceback = function(session)
+					local co = waiting[session]
+					return type(co) == "thread" and traceback(co) or nil
+				end,
+			})
+		end
+		return debug_dispatch(...)
+	end,
+}
 
 return skynet

@@ -1,6 +1,6 @@
 //! A node: the shared state every service, thread and host call goes through.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,6 +22,14 @@ pub struct Node {
     start_time: SystemTime,
     /// Signalled whenever a service is retired (for "run until the last exits").
     retired: (Mutex<u64>, Condvar),
+    /// Set by [`Node::abort`]: the host should stop the node.
+    aborted: AtomicBool,
+    /// Why the node was aborted, if it was an error (the bootstrap's).
+    abort_error: Mutex<Option<String>>,
+    /// The service told of every exit (skynet.monitor); 0 = none.
+    exit_monitor: AtomicU32,
+    /// Services that do not keep the node alive (launcher, service_mgr, logger).
+    daemons: DashMap<u32, ()>,
 }
 
 impl Node {
@@ -33,6 +41,10 @@ impl Node {
             env: DashMap::new(),
             start_time: SystemTime::now(),
             retired: (Mutex::new(0), Condvar::new()),
+            aborted: AtomicBool::new(false),
+            abort_error: Mutex::new(None),
+            exit_monitor: AtomicU32::new(0),
+            daemons: DashMap::new(),
         }
     }
 
@@ -159,8 +171,96 @@ impl Node {
         }
     }
 
+    /// Stops the node (skynet.abort): every live service is killed, and the host
+    /// waiting in [`Node::wait_until_empty`] or polling [`Node::is_aborted`]
+    /// shuts the runtime down. `error`, if given, is why (the host reports it and
+    /// fails); the first error given is kept.
+    pub fn abort(&self, error: Option<String>) {
+        if let Some(error) = error {
+            let mut slot = self.abort_error.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert(error);
+        }
+        self.aborted.store(true, Ordering::SeqCst);
+        for cell in self.router.cells() {
+            self.kill(cell.handle);
+        }
+        let (count, changed) = &self.retired;
+        drop(count.lock().unwrap_or_else(|p| p.into_inner()));
+        changed.notify_all();
+    }
+
+    /// Whether [`Node::abort`] was called.
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::SeqCst)
+    }
+
+    /// The error given to [`Node::abort`], if any.
+    pub fn abort_error(&self) -> Option<String> {
+        self.abort_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Sets the service told of every service exit (skynet's `monitor`): it gets
+    /// a message of type [`ptype::CLIENT`], session 0, empty, whose source is the
+    /// service that exited. [`Handle::SYSTEM`] turns it off.
+    pub fn set_exit_monitor(&self, handle: Handle) {
+        self.exit_monitor.store(handle.get(), Ordering::Relaxed);
+    }
+
+    /// The service told of every exit, if any.
+    pub fn exit_monitor(&self) -> Option<Handle> {
+        match self.exit_monitor.load(Ordering::Relaxed) {
+            0 => None,
+            raw => Some(Handle::from_raw(raw)),
+        }
+    }
+
+    /// Marks `handle` as a daemon: a service that does not keep the node alive
+    /// (see [`Node::wait_until_idle`]). The shipped launcher, service_mgr and
+    /// logger are daemons.
+    pub fn set_daemon(&self, handle: Handle) {
+        if self.is_alive(handle) {
+            self.daemons.insert(handle.get(), ());
+        }
+    }
+
+    /// How many services are alive, daemons not counted.
+    pub fn busy_count(&self) -> usize {
+        self.router
+            .cells()
+            .iter()
+            .filter(|c| !self.daemons.contains_key(&c.handle.get()))
+            .count()
+    }
+
+    /// Blocks until every live service is a daemon (`lunet run` then stops: the
+    /// last service has exited), the node is aborted, or `timeout` passes.
+    /// Returns whether the node is idle or aborted.
+    pub fn wait_until_idle(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let (count, changed) = &self.retired;
+        let mut guard = count.lock().unwrap_or_else(|p| p.into_inner());
+        while self.busy_count() > 0 && !self.is_aborted() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            guard = changed
+                .wait_timeout(guard, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        true
+    }
+
     pub(crate) fn retired(&self, handle: Handle) {
         tracing::debug!("service {handle} exited");
+        self.daemons.remove(&handle.get());
+        if let Some(monitor) = self.exit_monitor().filter(|m| *m != handle) {
+            let _ = self.send(handle, monitor, ptype::CLIENT, 0, Payload::Empty);
+        }
         let (count, changed) = &self.retired;
         *count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         changed.notify_all();

@@ -3,7 +3,15 @@
 //! A service is on the run queue at most once (see `mailbox.rs`). A worker takes
 //! one, runs its start function if it has not run yet, then handles up to
 //! [`BATCH`] messages, and puts it back if more are waiting. Idle workers sleep on
-//! a condition variable and are woken one per newly runnable service.
+//! a condition variable.
+//!
+//! Waking a sleeping worker costs a futex round trip and a context switch, so a
+//! worker that makes a service runnable wakes a peer only when there is more work
+//! queued than it will take itself (as skynet does): in a request/response
+//! ping-pong the same worker simply runs the other side next. Pushes from other
+//! threads (socket, timer, host) always wake a sleeper, and the timer thread nudges
+//! one on each tick while work is queued, so a worker busy with a long message
+//! delays other services by at most one tick (2.5 ms).
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -42,7 +50,16 @@ impl RunQueue {
     pub(crate) fn push(&self, cell: Arc<Cell>) {
         let mut inner = self.lock();
         inner.queue.push_back(cell);
-        if inner.sleeping > 0 {
+        let worth_waking = !ON_WORKER.get() || inner.queue.len() > 1;
+        if inner.sleeping > 0 && worth_waking {
+            self.ready.notify_one();
+        }
+    }
+
+    /// Wakes a sleeping worker if work is waiting (called on every timer tick).
+    pub(crate) fn nudge(&self) {
+        let inner = self.lock();
+        if inner.sleeping > 0 && !inner.queue.is_empty() {
             self.ready.notify_one();
         }
     }
@@ -70,8 +87,14 @@ impl RunQueue {
     }
 }
 
+thread_local! {
+    /// Whether this thread is a worker (see `RunQueue::push`).
+    static ON_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// A worker thread's loop.
 pub(crate) fn work(node: Arc<Node>, probe: Arc<Probe>) {
+    ON_WORKER.set(true);
     while let Some(cell) = node.router.queue.pop() {
         run(&node, &cell, &probe);
     }

@@ -58,6 +58,7 @@ pub(crate) fn run(timer: &Timer, router: &Router, stop: Receiver<()>) {
     let mut expired = Vec::new();
     while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = stop.recv_timeout(RESOLUTION) {
         timer.tick(&mut expired);
+        router.queue.nudge();
         for (to, session) in expired.drain(..) {
             let _ = router.send(
                 to,

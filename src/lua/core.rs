@@ -18,6 +18,10 @@ use mlua::{Function, Lua, MultiValue, Table, Value};
 use super::service::{LuaEnv, LuaService};
 use crate::actor::{ptype, Handle, Node, Payload, StartNotice};
 
+/// How often (in VM instructions) a coroutine checks the interrupt flag; the
+/// main thread's hook (`service.rs`) uses the same period.
+const INTERRUPT_CHECK_EVERY: u32 = 10_000;
+
 /// What the natives of one service need, kept in its VM's app data.
 pub(crate) struct Native {
     pub(crate) node: Arc<Node>,
@@ -156,10 +160,12 @@ pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
 
-    // callback(f): f(ptype, msg, sz, session, source) for every message.
+    // callback(f) -> previous: f(ptype, msg, sz, session, source) for every
+    // message. Returns the callback it replaces (skynet.manager's filter and
+    // forward_type wrap it).
     core.set(
         "callback",
-        lua.create_function(|lua, f: Function| with_native(lua, |n| n.callback = Some(f)))?,
+        lua.create_function(|lua, f: Function| with_native(lua, |n| n.callback.replace(f)))?,
     )?;
 
     core.set(
@@ -209,12 +215,15 @@ pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
 
-    // error(msg): a log line prefixed with this service's handle.
+    // error(msg[, source]): a log line prefixed with this service's handle, or
+    // with `source`'s (the logger service logs lines sent to it on behalf of
+    // their senders).
     core.set(
         "error",
-        lua.create_function(|lua, message: mlua::String| {
+        lua.create_function(|lua, (message, source): (mlua::String, Option<u32>)| {
             with_native(lua, |n| {
-                crate::lua::log::service_line(n.handle, &message.to_string_lossy())
+                let from = source.map_or(n.handle, Handle::from_raw);
+                crate::lua::log::service_line(from, &message.to_string_lossy())
             })
         })?,
     )?;
@@ -243,6 +252,66 @@ pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
 
+    // spawn(name, args...) -> handle, session: launches a Lua service; when its
+    // code has loaded (the chunk ran, before the start function), this service
+    // gets a response with `session`, or an error whose message says why (not
+    // found, with the paths searched; a syntax error; an error in the chunk).
+    core.set(
+        "spawn",
+        lua.create_function(|lua, (name, args): (String, MultiValue)| {
+            let args: Vec<String> = args
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => s.to_string_lossy(),
+                    other => other.to_string().unwrap_or_default(),
+                })
+                .collect();
+            with_native(lua, |n| {
+                let session = n.new_session();
+                let service = LuaService::new(n.env.clone(), &name, args);
+                let handle = n.node.launch(
+                    Box::new(service),
+                    &format!("snlua {name}"),
+                    StartNotice::Reply(n.handle, session),
+                );
+                (handle.get(), session)
+            })
+        })?,
+    )?;
+    // abort([error]): stops the node (every service is killed; `lunet run`
+    // exits, non-zero with `error` if given).
+    core.set(
+        "abort",
+        lua.create_function(|lua, error: Option<String>| {
+            with_native(lua, |n| n.node.abort(error))
+        })?,
+    )?;
+    // monitor([addr]) -> current: sets the service told of every exit (a
+    // `client` message from the service that exited); no argument only queries.
+    core.set(
+        "monitor",
+        lua.create_function(|lua, addr: Option<Value>| {
+            let target = match &addr {
+                Some(a) => Some(
+                    address(lua, "monitor", a)?
+                        .ok_or_else(|| error("monitor", "invalid address"))?,
+                ),
+                None => None,
+            };
+            with_native(lua, |n| {
+                if let Some(h) = target {
+                    n.node.set_exit_monitor(h);
+                }
+                n.node.exit_monitor().map(Handle::get)
+            })
+        })?,
+    )?;
+    // daemon(): this service does not keep the node alive (`lunet run` stops
+    // when only daemons are left). The shipped system services call it.
+    core.set(
+        "daemon",
+        lua.create_function(|lua, ()| with_native(lua, |n| n.node.set_daemon(n.handle)))?,
+    )?;
     core.set(
         "mqlen",
         lua.create_function(|lua, ()| {
@@ -257,9 +326,53 @@ pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
         "interrupted",
         lua.create_function(|lua, ()| with_native(lua, |n| n.interrupt.load(Ordering::Relaxed)))?,
     )?;
+    // hook(co): puts the interrupt check on coroutine `co`. The hook the
+    // service sets through mlua covers only the VM's main thread (mlua removes
+    // it from any other thread), and handlers run in coroutines; so each
+    // coroutine the library creates gets a Lua count hook (the debug library's
+    // sethook) that clears the interrupt flag and raises the same error.
+    let sethook: Option<Function> = lua
+        .globals()
+        .get::<Option<Table>>("debug")?
+        .map(|d| d.get("sethook"))
+        .transpose()?;
+    let check = lua.create_function(|lua, _: MultiValue| {
+        if with_native(lua, |n| n.interrupt.swap(false, Ordering::Relaxed))? {
+            Err(mlua::Error::runtime("interrupted: stuck on one message"))
+        } else {
+            Ok(())
+        }
+    })?;
+    core.set(
+        "hook",
+        lua.create_function(move |_, co: mlua::Thread| match &sethook {
+            Some(sethook) => sethook.call::<()>((co, check.clone(), "", INTERRUPT_CHECK_EVERY)),
+            None => Ok(()),
+        })?,
+    )?;
     core.set(
         "memory",
         lua.create_function(|lua, ()| Ok(lua.used_memory()))?,
+    )?;
+    // stat(what): the runtime's counters for this service (skynet.stat):
+    // "message", messages handled; "cpu", seconds spent handling them (wall
+    // time on the worker, the current message not included). Anything else: nil.
+    core.set(
+        "stat",
+        lua.create_function(|lua, what: String| {
+            with_native(lua, |n| {
+                let cell = n.node.router.cell(n.handle)?;
+                match what.as_str() {
+                    "message" => Some(Value::Integer(
+                        cell.handled.load(Ordering::Relaxed) as mlua::Integer
+                    )),
+                    "cpu" => Some(Value::Number(
+                        cell.busy_ns.load(Ordering::Relaxed) as f64 / 1e9,
+                    )),
+                    _ => None,
+                }
+            })
+        })?,
     )?;
     // memlimit(bytes): this VM's memory limit (0 = none). Returns the old one.
     core.set(

@@ -31,6 +31,10 @@ pub(crate) const SERVICES: &[(&str, &str)] = &[
         include_str!("../../services/service_mgr.lua"),
     ),
     ("logger", include_str!("../../services/logger.lua")),
+    (
+        "service_cell",
+        include_str!("../../services/service_cell.lua"),
+    ),
 ];
 
 /// The source of embedded module `name`.

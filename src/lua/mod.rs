@@ -2,6 +2,7 @@
 //! library calls (core messaging, serialization, socket events). Lua policy lives
 //! in `lua/` and `services/`; this module provides mechanism.
 
+mod boot;
 mod core;
 mod embedded;
 mod loader;
@@ -10,4 +11,5 @@ pub mod pack;
 mod service;
 mod socket_event;
 
+pub use boot::{lua_env, start_node};
 pub use service::{LuaEnv, LuaService};
