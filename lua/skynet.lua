@@ -564,7 +564,7 @@ function skynet.launch(service_type, name, ...)
 		error("skynet.launch: service name expected, got " .. type(name), 2)
 	end
 	local handle, session = c.spawn(name, ...)
-	waiting[session] = coroutine_running()
+	waiting[session] = running_thread or coroutine_running()
 	local ok, msg = coroutine_yield("SUSPEND")
 	if ok then
 		return handle
