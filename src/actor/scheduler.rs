@@ -7,8 +7,10 @@
 //!
 //! Waking a sleeping worker costs a futex round trip and a context switch, so a
 //! worker that makes a service runnable wakes a peer only when there is more work
-//! queued than it will take itself (as skynet does): in a request/response
-//! ping-pong the same worker simply runs the other side next. Pushes from other
+//! queued than it will take itself, or when the message it is handling has run
+//! for a while ([`LONG_MESSAGE`]): in a request/response ping-pong the same worker
+//! simply runs the other side next, while a long loop of sends gets its
+//! receiver running on another worker. Pushes from other
 //! threads (socket, timer, host) always wake a sleeper, and the timer thread nudges
 //! one on each tick while work is queued, so a worker busy with a long message
 //! delays other services by at most one tick (2.5 ms).
@@ -17,13 +19,17 @@ use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::message::{ptype, Message, Payload};
 use super::monitor::Probe;
 use super::node::Node;
 use super::registry::{Cell, StartNotice};
 use super::service::Context;
+
+/// How long a worker's current message must have run before a service it makes
+/// runnable is worth waking another worker for.
+pub const LONG_MESSAGE: Duration = Duration::from_micros(50);
 
 /// Messages a worker handles for one service before giving others a turn.
 pub const BATCH: usize = 32;
@@ -50,7 +56,11 @@ impl RunQueue {
     pub(crate) fn push(&self, cell: Arc<Cell>) {
         let mut inner = self.lock();
         inner.queue.push_back(cell);
-        let worth_waking = !ON_WORKER.get() || inner.queue.len() > 1;
+        let worth_waking = !ON_WORKER.get()
+            || inner.queue.len() > 1
+            || MESSAGE_START
+                .get()
+                .is_some_and(|begun| begun.elapsed() >= LONG_MESSAGE);
         if inner.sleeping > 0 && worth_waking {
             self.ready.notify_one();
         }
@@ -90,6 +100,8 @@ impl RunQueue {
 thread_local! {
     /// Whether this thread is a worker (see `RunQueue::push`).
     static ON_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// When the message this worker is handling began.
+    static MESSAGE_START: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
 }
 
 /// A worker thread's loop.
@@ -149,10 +161,12 @@ fn run(node: &Arc<Node>, cell: &Arc<Cell>, probe: &Probe) {
         };
         probe.enter(cell.handle);
         let begun = Instant::now();
+        MESSAGE_START.set(Some(begun));
         let result = catch_unwind(AssertUnwindSafe(|| service.handle(&mut ctx, message)));
         cell.busy_ns
             .fetch_add(begun.elapsed().as_nanos() as u64, Ordering::Relaxed);
         cell.handled.fetch_add(1, Ordering::Relaxed);
+        MESSAGE_START.set(None);
         probe.leave();
         // After leaving, so the monitor cannot raise it again for this message.
         cell.interrupt.store(false, Ordering::Relaxed);
