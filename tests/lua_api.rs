@@ -7,119 +7,53 @@
 //! and reads what they report (text messages) from the probe. Every wait is
 //! bounded by [`WAIT`]; Lua-side waits are on messages, never on sleeps.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+mod common;
+
+use std::ops::Deref;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
-use lunet::actor::{ptype, Context, Handle, Message, MonitorConfig, Service};
-use lunet::lua::{LuaEnv, LuaService};
-use lunet::runtime::{Runtime, RuntimeConfig};
+use common::lua::LuaNode;
+use common::WAIT;
+use lunet::actor::{Handle, MonitorConfig};
+use lunet::runtime::RuntimeConfig;
 
-const WAIT: Duration = Duration::from_secs(10);
+/// A [`LuaNode`] whose services take handles as arguments after the probe.
+struct Node(LuaNode);
 
-/// Forwards the text of every message it gets to the test.
-struct Probe(Sender<String>);
-
-impl Service for Probe {
-    fn handle(&mut self, _: &mut Context<'_>, message: Message) {
-        if message.ptype == ptype::TEXT {
-            let text = String::from_utf8_lossy(message.payload.bytes()).into_owned();
-            let _ = self.0.send(text);
-        }
+impl Deref for Node {
+    type Target = LuaNode;
+    fn deref(&self) -> &LuaNode {
+        &self.0
     }
 }
 
-struct Node {
-    runtime: Runtime,
-    env: Arc<LuaEnv>,
-    probe: Handle,
-    reports: Receiver<String>,
-    dir: PathBuf,
-}
-
 impl Node {
-    /// A runtime whose Lua services are the given `(name, source)` files.
     fn new(services: &[(&str, &str)]) -> Node {
-        Node::with_config(
-            services,
-            RuntimeConfig {
-                threads: 2,
-                ..RuntimeConfig::default()
-            },
-        )
+        Node(LuaNode::new("lua-api", services))
     }
 
     fn with_config(services: &[(&str, &str)], config: RuntimeConfig) -> Node {
-        // Service log lines (errors, tracebacks) shown with a failing test.
-        let _ = tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_ansi(false)
-            .try_init();
-        // One directory per node: tests run concurrently and clean up after
-        // themselves.
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "lunet-lua-api-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        for (name, source) in services {
-            std::fs::write(dir.join(format!("{name}.lua")), source).unwrap();
-        }
-        let runtime = Runtime::start(config).unwrap();
-        let (tx, reports) = crossbeam_channel::unbounded();
-        let probe = runtime.launch(Box::new(Probe(tx)), "probe").unwrap();
-        let env = Arc::new(LuaEnv {
-            luaservice: format!("{}/?.lua", dir.display()),
-            ..LuaEnv::default()
-        });
-        Node {
-            runtime,
-            env,
-            probe,
-            reports,
-            dir,
-        }
+        Node(LuaNode::with_config("lua-api", services, config))
     }
 
     fn launch(&self, name: &str, args: &[Handle]) -> Handle {
-        let mut all = vec![self.probe.get().to_string()];
-        all.extend(args.iter().map(|a| a.get().to_string()));
-        let service = LuaService::new(self.env.clone(), name, all);
-        self.runtime
-            .launch(Box::new(service), name)
+        let args: Vec<String> = args.iter().map(|a| a.get().to_string()).collect();
+        self.0
+            .launch_with(name, &args)
             .unwrap_or_else(|e| panic!("launching {name}: {e}"))
     }
 
-    /// The next report, or a panic saying what was awaited.
-    fn report(&self, what: &str) -> String {
-        self.reports
-            .recv_timeout(WAIT)
-            .unwrap_or_else(|_| panic!("timed out after {WAIT:?} waiting for {what}"))
-    }
-}
-
-impl Node {
-    /// [`Node::report`] for a test whose service may be stuck in a loop: on a
+    /// [`LuaNode::report`] for a test whose service may be stuck in a loop: on a
     /// timeout the node is leaked rather than shut down, since shutting down
     /// would wait forever for the worker running the loop.
     fn report_or_leak(self, what: &str) -> (Node, String) {
-        match self.reports.recv_timeout(WAIT) {
+        match self.0.reports.recv_timeout(WAIT) {
             Ok(text) => (self, text),
             Err(_) => {
                 std::mem::forget(self);
                 panic!("timed out after {WAIT:?} waiting for {what}");
             }
         }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -5,91 +5,31 @@
 //! Rust "probe" service's handle as an argument, and reads what they report (text
 //! messages "ok ..." or "fail ...") from the probe.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use crossbeam_channel::{Receiver, Sender};
-use lunet::actor::{ptype, Context, Handle, Message, Service};
-use lunet::lua::{LuaEnv, LuaService};
-use lunet::runtime::{Runtime, RuntimeConfig};
+use std::ops::Deref;
 
-const WAIT: Duration = Duration::from_secs(10);
+use common::lua::LuaNode;
+use lunet::actor::Handle;
 
-/// Forwards the text of every message it gets to the test.
-struct Probe(Sender<String>);
+/// A [`LuaNode`] whose services take string arguments after the probe.
+struct Node(LuaNode);
 
-impl Service for Probe {
-    fn handle(&mut self, _: &mut Context<'_>, message: Message) {
-        if message.ptype == ptype::TEXT {
-            let text = String::from_utf8_lossy(message.payload.bytes()).into_owned();
-            let _ = self.0.send(text);
-        }
+impl Deref for Node {
+    type Target = LuaNode;
+    fn deref(&self) -> &LuaNode {
+        &self.0
     }
-}
-
-struct Node {
-    runtime: Runtime,
-    env: Arc<LuaEnv>,
-    probe: Handle,
-    reports: Receiver<String>,
-    dir: PathBuf,
 }
 
 impl Node {
-    /// A runtime whose Lua services are the given `(name, source)` files.
     fn new(services: &[(&str, &str)]) -> Node {
-        // One directory per node: tests run concurrently and clean up after
-        // themselves. (Found as a flaky failure when two tests shared one.)
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "lunet-lua-core-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        for (name, source) in services {
-            std::fs::write(dir.join(format!("{name}.lua")), source).unwrap();
-        }
-        let runtime = Runtime::start(RuntimeConfig {
-            threads: 2,
-            ..RuntimeConfig::default()
-        })
-        .unwrap();
-        let (tx, reports) = crossbeam_channel::unbounded();
-        let probe = runtime.launch(Box::new(Probe(tx)), "probe").unwrap();
-        let env = Arc::new(LuaEnv {
-            luaservice: format!("{}/?.lua", dir.display()),
-            ..LuaEnv::default()
-        });
-        Node {
-            runtime,
-            env,
-            probe,
-            reports,
-            dir,
-        }
+        Node(LuaNode::new("lua-core", services))
     }
 
     fn launch(&self, name: &str, args: &[&str]) -> Result<Handle, String> {
-        let mut all = vec![self.probe.get().to_string()];
-        all.extend(args.iter().map(|a| a.to_string()));
-        let service = LuaService::new(self.env.clone(), name, all);
-        self.runtime.launch(Box::new(service), name)
-    }
-
-    /// The next report, or a panic saying what was awaited.
-    fn report(&self, what: &str) -> String {
-        self.reports
-            .recv_timeout(WAIT)
-            .unwrap_or_else(|_| panic!("timed out after {WAIT:?} waiting for {what}"))
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        self.0.launch_with(name, &args)
     }
 }
 
@@ -231,5 +171,5 @@ fn a_service_that_is_not_found_names_the_paths_searched() {
     let node = Node::new(&[("pong", PONG)]);
     let err = node.launch("no_such_service", &[]).unwrap_err();
     assert!(err.contains("no_such_service"), "{err}");
-    assert!(err.contains(&node.dir.display().to_string()), "{err}");
+    assert!(err.contains(&node.dir.0.display().to_string()), "{err}");
 }

@@ -8,36 +8,24 @@
 //! service with a Rust probe's handle as its first argument and reads what it
 //! reports ("ok ..." text messages).
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
-use lunet::actor::{ptype, Context, Handle, Message, Service};
+use common::lua::{next_report, Probe, ServiceDir};
+use common::WAIT;
+use crossbeam_channel::Receiver;
+use lunet::actor::Handle;
 use lunet::config::Config;
 use lunet::lua::{lua_env, start_node, LuaService};
 use lunet::runtime::Runtime;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-/// Forwards the text of every message it gets to the test.
-struct Probe(Sender<String>);
-
-impl Service for Probe {
-    fn handle(&mut self, _: &mut Context<'_>, message: Message) {
-        if message.ptype == ptype::TEXT {
-            let text = String::from_utf8_lossy(message.payload.bytes()).into_owned();
-            let _ = self.0.send(text);
-        }
-    }
-}
 
 struct Node {
     runtime: Option<Runtime>,
     config: Config,
     probe: Handle,
     reports: Receiver<String>,
-    dir: PathBuf,
+    dir: ServiceDir,
 }
 
 const READY: &str = r#"
@@ -64,20 +52,12 @@ end)
 impl Node {
     /// A node booted from a config in a fresh directory holding `services`.
     fn new(services: &[(&str, &str)]) -> Node {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "lunet-lua-services-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("ready.lua"), READY).unwrap();
-        std::fs::write(dir.join("child.lua"), CHILD).unwrap();
-        for (name, source) in services {
-            std::fs::write(dir.join(format!("{name}.lua")), source).unwrap();
-        }
+        // The test's own services come last, so they may replace these two.
+        let mut all = vec![("ready", READY), ("child", CHILD)];
+        all.extend_from_slice(services);
+        let dir = ServiceDir::new("lua-services", &all);
         let config =
-            Config::from_source(dir.join("config.lua"), "start = \"ready\"\nthread = 2").unwrap();
+            Config::from_source(dir.0.join("config.lua"), "start = \"ready\"\nthread = 2").unwrap();
         let runtime = start_node(&config).unwrap();
         let deadline = Instant::now() + WAIT;
         // bootstrap names .logger last, after .launcher and .service.
@@ -113,9 +93,7 @@ impl Node {
 
     /// The next report, or a panic saying what was awaited.
     fn report(&self, what: &str) -> String {
-        self.reports
-            .recv_timeout(WAIT)
-            .unwrap_or_else(|_| panic!("timed out after {WAIT:?} waiting for {what}"))
+        next_report(&self.reports, what)
     }
 }
 
@@ -124,7 +102,7 @@ impl Drop for Node {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // `dir` is removed after this, when the fields drop.
     }
 }
 
@@ -207,7 +185,7 @@ end)
     assert!(report.starts_with("false "), "{report}");
     assert!(report.contains("no_such_service"), "{report}");
     assert!(
-        report.contains(&format!("{}/no_such_service.lua", node.dir.display())),
+        report.contains(&format!("{}/no_such_service.lua", node.dir.0.display())),
         "{report}"
     );
     assert!(report.contains("[embedded services]"), "{report}");

@@ -11,6 +11,7 @@ use lunet::socket::{Event, Owner, SocketConfig, SocketHandle, SocketId, SocketIn
 
 #[path = "../../examples/socket_echo/owner.rs"]
 pub mod echo;
+pub mod lua;
 
 /// How long any single wait in a test may take before it fails.
 pub const WAIT: Duration = Duration::from_secs(10);
