@@ -11,6 +11,7 @@ use std::ops::Deref;
 
 use common::lua::LuaNode;
 use lunet::actor::Handle;
+use lunet::lua::LuaService;
 
 /// A [`LuaNode`] whose services take string arguments after the probe.
 struct Node(LuaNode);
@@ -172,4 +173,32 @@ fn a_service_that_is_not_found_names_the_paths_searched() {
     let err = node.launch("no_such_service", &[]).unwrap_err();
     assert!(err.contains("no_such_service"), "{err}");
     assert!(err.contains(&node.dir.0.display().to_string()), "{err}");
+}
+
+#[test]
+fn a_service_from_a_source_string_runs_like_one_from_a_file() {
+    let node = Node::new(&[("pong", PONG)]);
+    let pong = node.launch("pong", &[]).unwrap();
+    let code = r#"
+local skynet = require "skynet"
+local probe, pong = tonumber((...)), tonumber((select(2, ...)))
+skynet.start(function()
+    skynet.send(probe, "text", "ok " .. SERVICE_NAME .. " " .. skynet.call(pong, "lua", "add", 40, 2))
+end)
+"#;
+    let args = vec![node.probe.get().to_string(), pong.get().to_string()];
+    let service = LuaService::from_source(node.env.clone(), "inline", code, args);
+    node.runtime.launch(Box::new(service), "inline").unwrap();
+    assert_eq!(node.report("the inline service's report"), "ok inline 42");
+}
+
+#[test]
+fn a_syntax_error_in_a_source_string_fails_the_launch_naming_it() {
+    let node = Node::new(&[("pong", PONG)]);
+    let service = LuaService::from_source(node.env.clone(), "broken", "local x = = 1", vec![]);
+    let err = node
+        .runtime
+        .launch(Box::new(service), "broken")
+        .unwrap_err();
+    assert!(err.contains("broken:1:"), "{err}");
 }

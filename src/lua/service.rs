@@ -49,6 +49,8 @@ pub struct LuaService {
     env: Arc<LuaEnv>,
     name: String,
     args: Vec<String>,
+    /// The code, when given as a string rather than found by name.
+    source: Option<String>,
     lua: Option<Lua>,
 }
 
@@ -59,7 +61,39 @@ impl LuaService {
             env,
             name: name.to_string(),
             args,
+            source: None,
             lua: None,
+        }
+    }
+
+    /// A service running `source` (Lua code, not a file) under the name `name`,
+    /// with launch arguments `args`. It behaves as one found on disk, except
+    /// that `SERVICE_PATH` is empty and error messages show it as `name:LINE:`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use lunet::lua::{LuaEnv, LuaService};
+    /// use lunet::runtime::{Runtime, RuntimeConfig};
+    ///
+    /// let runtime = Runtime::start(RuntimeConfig::default()).unwrap();
+    /// let code = r#"
+    ///     local skynet = require "skynet"
+    ///     skynet.start(function() skynet.exit() end)
+    /// "#;
+    /// let service = LuaService::from_source(Arc::new(LuaEnv::default()), "hello", code, vec![]);
+    /// runtime.launch(Box::new(service), "hello").unwrap();
+    /// assert!(runtime.node().wait_until_empty(std::time::Duration::from_secs(5)));
+    /// runtime.shutdown();
+    /// ```
+    pub fn from_source(
+        env: Arc<LuaEnv>,
+        name: &str,
+        source: &str,
+        args: Vec<String>,
+    ) -> LuaService {
+        LuaService {
+            source: Some(source.to_string()),
+            ..LuaService::new(env, name, args)
         }
     }
 
@@ -137,13 +171,21 @@ impl LuaService {
     }
 
     fn boot(&mut self, ctx: &Context<'_>) -> Result<(), String> {
-        let found = loader::find_service(&self.name, &self.env.luaservice).map_err(|searched| {
-            format!(
-                "service {:?} not found; searched:\n\t{}",
-                self.name,
-                searched.join("\n\t")
-            )
-        })?;
+        let found = match self.source.take() {
+            Some(source) => loader::Found {
+                source,
+                chunk_name: format!("={}", self.name),
+                dir: None,
+                own_dir: false,
+            },
+            None => loader::find_service(&self.name, &self.env.luaservice).map_err(|searched| {
+                format!(
+                    "service {:?} not found; searched:\n\t{}",
+                    self.name,
+                    searched.join("\n\t")
+                )
+            })?,
+        };
         let lua = self.build(ctx).map_err(|e| e.to_string())?;
         let run = || -> mlua::Result<()> {
             let globals = lua.globals();
