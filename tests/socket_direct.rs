@@ -414,65 +414,7 @@ fn echo_payload(n: usize) -> Vec<u8> {
 #[test]
 fn echo_returns_every_byte_on_a_hundred_concurrent_connections() {
     let server = start_echo();
-    let addr = server.addr;
-    let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
-    let (go_tx, go_rx) = crossbeam_channel::unbounded::<()>();
-
-    let drivers: Vec<_> = (0..ECHO_THREADS)
-        .map(|t| {
-            let ready = ready_tx.clone();
-            let go = go_rx.clone();
-            spawn(&format!("echo client thread {t}"), move || {
-                let mut conns: Vec<(usize, TcpStream)> = (0..ECHO_PER_THREAD)
-                    .map(|i| (t * ECHO_PER_THREAD + i, client(addr)))
-                    .collect();
-                let _ = ready.send(t);
-                go.recv_timeout(WAIT)
-                    .expect("timed out waiting for the go signal");
-                let mut failures = Vec::new();
-                for (n, s) in &mut conns {
-                    let sent = s
-                        .write_all(&echo_payload(*n))
-                        .and_then(|()| s.shutdown(Shutdown::Write));
-                    if let Err(e) = sent {
-                        failures.push(format!("connection {n}: write: {e}"));
-                    }
-                }
-                for (n, s) in &mut conns {
-                    let got = read_until_end(s, WAIT);
-                    if let Err(e) = got.check_all_then_eof(&echo_payload(*n)) {
-                        failures.push(format!("connection {n}: {e}"));
-                    }
-                }
-                failures
-            })
-        })
-        .collect();
-
-    for _ in 0..ECHO_THREADS {
-        if let Err(e) = ready_rx.recv_timeout(2 * WAIT) {
-            panic!("waiting for the client threads to open their connections: {e}");
-        }
-    }
-    eventually("the server holds all 100 connections open at once", || {
-        server.handle().stats().len() > ECHO_THREADS * ECHO_PER_THREAD
-    });
-    for _ in 0..ECHO_THREADS {
-        go_tx.send(()).unwrap();
-    }
-
-    let mut failures = Vec::new();
-    for d in drivers {
-        failures.extend(d.wait(3 * WAIT));
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} connections failed:\n{}",
-        failures.len(),
-        ECHO_THREADS * ECHO_PER_THREAD,
-        failures.join("\n")
-    );
-    wait_until_only_listener_left(&server, "all 100 echoed connections are closed");
+    echo_concurrently(&server, ECHO_THREADS, ECHO_PER_THREAD, echo_payload);
     server.stop();
 }
 

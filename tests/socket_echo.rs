@@ -7,40 +7,11 @@
 
 mod common;
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::time::{Duration, Instant};
+use std::io::{self, Write};
+use std::net::Shutdown;
 
 use common::*;
 use lunet::socket::SocketConfig;
-
-/// Reads until EOF, failing if the whole read takes longer than `within`.
-fn read_until_eof(s: &mut TcpStream, within: Duration) -> io::Result<Vec<u8>> {
-    let deadline = Instant::now() + within;
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("no EOF within {within:?} ({} bytes read)", out.len()),
-            ));
-        }
-        s.set_read_timeout(Some(left))?;
-        match s.read(&mut buf) {
-            Ok(0) => return Ok(out),
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("{e} after {} bytes", out.len()),
-                ))
-            }
-        }
-    }
-}
 
 #[test]
 fn echo_returns_every_byte_on_one_connection_while_writing_and_reading_concurrently() {
@@ -109,68 +80,6 @@ fn ensure_fd_limit(needed: libc::rlim_t) {
 fn echo_returns_every_byte_on_a_thousand_concurrent_connections() {
     ensure_fd_limit(4096);
     let server = echo::EchoServer::start(SocketConfig::default(), "127.0.0.1", 0).unwrap();
-    let addr = server.addr;
-    let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
-    let (go_tx, go_rx) = crossbeam_channel::unbounded::<()>();
-
-    let drivers: Vec<_> = (0..THREADS)
-        .map(|t| {
-            let ready = ready_tx.clone();
-            let go = go_rx.clone();
-            spawn(&format!("echo client thread {t}"), move || {
-                // Open all of this thread's connections first, so all 1000 are open
-                // at once on the server.
-                let mut conns: Vec<(usize, TcpStream)> = (0..PER_THREAD)
-                    .map(|i| (t * PER_THREAD + i, client(addr)))
-                    .collect();
-                let _ = ready.send(t);
-                go.recv_timeout(WAIT)
-                    .expect("timed out waiting for the go signal");
-                let mut failures = Vec::new();
-                for (n, s) in &mut conns {
-                    let sent = s
-                        .write_all(&payload(*n))
-                        .and_then(|()| s.shutdown(Shutdown::Write));
-                    if let Err(e) = sent {
-                        failures.push(format!("connection {n}: write: {e}"));
-                    }
-                }
-                for (n, s) in &mut conns {
-                    let result = read_until_eof(s, WAIT)
-                        .map_err(|e| format!("read: {e}"))
-                        .and_then(|got| compare(&got, &payload(*n)));
-                    if let Err(e) = result {
-                        failures.push(format!("connection {n}: {e}"));
-                    }
-                }
-                failures
-            })
-        })
-        .collect();
-
-    for _ in 0..THREADS {
-        if let Err(e) = ready_rx.recv_timeout(2 * WAIT) {
-            panic!("waiting for the client threads to open their connections: {e}");
-        }
-    }
-    eventually("the server holds all 1000 connections open at once", || {
-        server.handle().stats().len() > THREADS * PER_THREAD
-    });
-    for _ in 0..THREADS {
-        go_tx.send(()).unwrap();
-    }
-
-    let mut failures = Vec::new();
-    for d in drivers {
-        failures.extend(d.wait(3 * WAIT));
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} connections failed:\n{}",
-        failures.len(),
-        THREADS * PER_THREAD,
-        failures.join("\n")
-    );
-    wait_until_only_listener_left(&server, "all 1000 echoed connections are closed");
+    echo_concurrently(&server, THREADS, PER_THREAD, payload);
     server.stop();
 }

@@ -225,3 +225,111 @@ pub fn wait_until_gone(sockets: &SocketHandle, id: SocketId, what: &str) {
 pub fn wait_until_only_listener_left(server: &echo::EchoServer, what: &str) {
     eventually(what, || server.handle().stats().len() == 1);
 }
+
+/// Reads until EOF, failing if the whole read takes longer than `within`.
+pub fn read_until_eof(s: &mut TcpStream, within: Duration) -> io::Result<Vec<u8>> {
+    let deadline = Instant::now() + within;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no EOF within {within:?} ({} bytes read)", out.len()),
+            ));
+        }
+        s.set_read_timeout(Some(left))?;
+        match s.read(&mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("{e} after {} bytes", out.len()),
+                ))
+            }
+        }
+    }
+}
+
+/// Echo through `server` on `threads` × `per_thread` connections open at once,
+/// connection `n` sending `payload(n)` then shutting down its write side: every
+/// connection must get its payload back byte for byte, then EOF, and afterwards
+/// only the listener may be left on the server.
+pub fn echo_concurrently(
+    server: &echo::EchoServer,
+    threads: usize,
+    per_thread: usize,
+    payload: fn(usize) -> Vec<u8>,
+) {
+    let total = threads * per_thread;
+    let addr = server.addr;
+    let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
+    let (go_tx, go_rx) = crossbeam_channel::unbounded::<()>();
+
+    let drivers: Vec<_> = (0..threads)
+        .map(|t| {
+            let ready = ready_tx.clone();
+            let go = go_rx.clone();
+            spawn(&format!("echo client thread {t}"), move || {
+                // Open all of this thread's connections first, so all of them are
+                // open at once on the server.
+                let mut conns: Vec<(usize, TcpStream)> = (0..per_thread)
+                    .map(|i| (t * per_thread + i, client(addr)))
+                    .collect();
+                let _ = ready.send(t);
+                go.recv_timeout(WAIT)
+                    .expect("timed out waiting for the go signal");
+                let mut failures = Vec::new();
+                for (n, s) in &mut conns {
+                    let sent = s
+                        .write_all(&payload(*n))
+                        .and_then(|()| s.shutdown(std::net::Shutdown::Write));
+                    if let Err(e) = sent {
+                        failures.push(format!("connection {n}: write: {e}"));
+                    }
+                }
+                for (n, s) in &mut conns {
+                    let result = read_until_eof(s, WAIT)
+                        .map_err(|e| format!("read: {e}"))
+                        .and_then(|got| compare(&got, &payload(*n)));
+                    if let Err(e) = result {
+                        failures.push(format!("connection {n}: {e}"));
+                    }
+                }
+                failures
+            })
+        })
+        .collect();
+
+    for _ in 0..threads {
+        if let Err(e) = ready_rx.recv_timeout(2 * WAIT) {
+            panic!("waiting for the client threads to open their connections: {e}");
+        }
+    }
+    eventually(
+        &format!("the server holds all {total} connections open at once"),
+        || server.handle().stats().len() > total,
+    );
+    for _ in 0..threads {
+        go_tx.send(()).unwrap();
+    }
+
+    let mut failures = Vec::new();
+    for d in drivers {
+        failures.extend(d.wait(3 * WAIT));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} connections failed:\n{}",
+        failures.len(),
+        total,
+        failures.join("\n")
+    );
+    wait_until_only_listener_left(
+        server,
+        &format!("all {total} echoed connections are closed"),
+    );
+}
