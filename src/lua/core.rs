@@ -228,30 +228,6 @@ pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
 
-    // launch(name, args...) -> handle: a Lua service, started asynchronously.
-    core.set(
-        "launch",
-        lua.create_function(|lua, (name, args): (String, MultiValue)| {
-            let args: Vec<String> = args
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) => s.to_string_lossy(),
-                    other => other.to_string().unwrap_or_default(),
-                })
-                .collect();
-            with_native(lua, |n| {
-                let service = LuaService::new(n.env.clone(), &name, args);
-                n.node
-                    .launch(
-                        Box::new(service),
-                        &format!("snlua {name}"),
-                        StartNotice::None,
-                    )
-                    .get()
-            })
-        })?,
-    )?;
-
     // spawn(name, args...) -> handle, session: launches a Lua service; when its
     // code has loaded (the chunk ran, before the start function), this service
     // gets a response with `session`, or an error whose message says why (not
