@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::*;
-use crossbeam_channel::RecvTimeoutError;
 use lunet::socket::{Event, Owner, SocketConfig, SocketHandle, SocketId};
 
 /// The owner handle the test thread plays.
@@ -337,18 +336,9 @@ fn repetitions() -> usize {
     }
 }
 
-/// One repetition: send 8 MiB, shut down the write side, read nothing for 1 s,
-/// then read everything back and EOF.
-fn half_close_repetition(addr: std::net::SocketAddr, rep: usize) -> Result<(), String> {
-    let data = pattern(HALF_CLOSE_BYTES + rep % 1000, rep as u8);
-    let mut peer = client(addr);
-    peer.write_all(&data)
-        .map_err(|e| format!("writing 8 MiB: {e}"))?;
-    peer.shutdown(Shutdown::Write)
-        .map_err(|e| format!("shutting down the write side: {e}"))?;
-    // Part of the scenario: the echo piles up in the server's queue meanwhile.
-    std::thread::sleep(Duration::from_secs(1));
-    read_until_end(&mut peer, 2 * WAIT).check_all_then_eof(&data)
+/// Repetition `rep`'s payload: 8 MiB and a little, different for each.
+fn half_close_data(rep: usize) -> Vec<u8> {
+    pattern(HALF_CLOSE_BYTES + rep % 1000, rep as u8)
 }
 
 /// DESIGN §3.4 "peer sends FIN": the echo owner closes on Close with megabytes still
@@ -358,28 +348,7 @@ fn half_closed_peer_gets_every_echoed_byte_then_eof() {
     let reps = repetitions();
     let started = Instant::now();
     let server = echo::EchoServer::start(SocketConfig::default(), "127.0.0.1", 0).unwrap();
-    let addr = server.addr;
-    let mut failures = Vec::new();
-    for first in (0..reps).step_by(BATCH) {
-        let batch: Vec<_> = (first..reps.min(first + BATCH))
-            .map(|rep| {
-                let what = format!("half-close repetition {rep}");
-                (rep, spawn(&what, move || half_close_repetition(addr, rep)))
-            })
-            .collect();
-        for (rep, pending) in batch {
-            match pending.rx.recv_timeout(4 * WAIT) {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => failures.push(format!("repetition {rep}: {e}")),
-                Err(RecvTimeoutError::Timeout) => {
-                    failures.push(format!("repetition {rep}: timed out after {:?}", 4 * WAIT))
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    failures.push(format!("repetition {rep}: panicked (see above)"))
-                }
-            }
-        }
-    }
+    let failures = half_close_failures(&server, reps, BATCH, half_close_data);
     eprintln!(
         "half-close: {reps} repetitions, {} failed, in {:.1?}",
         failures.len(),

@@ -32,7 +32,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::*;
-use crossbeam_channel::RecvTimeoutError;
 use lunet::socket::{Event, Owner, SocketConfig, SocketId};
 
 /// The owner handle the test thread plays.
@@ -423,47 +422,24 @@ fn echo_returns_every_byte_on_a_hundred_concurrent_connections() {
 const HALF_CLOSE_REPETITIONS: usize = 5;
 const HALF_CLOSE_BYTES: usize = 8 * MIB;
 
-/// One repetition: send 8 MiB, shut down the write side, read nothing for 1 s,
-/// then read everything back and EOF.
-fn half_close_repetition(addr: SocketAddr, rep: usize) -> Result<(), String> {
-    let data = pattern(HALF_CLOSE_BYTES + rep * 333, 100 + rep as u8);
-    let mut peer = client(addr);
-    peer.write_all(&data)
-        .map_err(|e| format!("writing 8 MiB: {e}"))?;
-    peer.shutdown(Shutdown::Write)
-        .map_err(|e| format!("shutting down the write side: {e}"))?;
-    // Part of the scenario: the echo fills the kernel buffers (direct writes turn
-    // partial) and piles up in the server's queue meanwhile.
-    std::thread::sleep(Duration::from_secs(1));
-    read_until_end(&mut peer, 2 * WAIT).check_all_then_eof(&data)
+/// Repetition `rep`'s payload: 8 MiB and a little, different for each.
+fn half_close_data(rep: usize) -> Vec<u8> {
+    pattern(HALF_CLOSE_BYTES + rep * 333, 100 + rep as u8)
 }
 
 /// DESIGN §3.4 "peer sends FIN" with direct writes: the echo owner closes on Close
-/// with megabytes still queued; the peer, reading only 1 s after its FIN, still
-/// gets every byte, then EOF.
+/// with megabytes still queued (the echo fills the kernel buffers, so direct writes
+/// turn partial); the peer, reading only 1 s after its FIN, still gets every byte,
+/// then EOF.
 #[test]
 fn half_closed_peer_gets_every_echoed_byte_then_eof() {
     let server = start_echo();
-    let addr = server.addr;
-    let reps: Vec<_> = (0..HALF_CLOSE_REPETITIONS)
-        .map(|rep| {
-            let what = format!("half-close repetition {rep}");
-            (rep, spawn(&what, move || half_close_repetition(addr, rep)))
-        })
-        .collect();
-    let mut failures = Vec::new();
-    for (rep, pending) in reps {
-        match pending.rx.recv_timeout(4 * WAIT) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => failures.push(format!("repetition {rep}: {e}")),
-            Err(RecvTimeoutError::Timeout) => {
-                failures.push(format!("repetition {rep}: timed out after {:?}", 4 * WAIT))
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                failures.push(format!("repetition {rep}: panicked (see above)"))
-            }
-        }
-    }
+    let failures = half_close_failures(
+        &server,
+        HALF_CLOSE_REPETITIONS,
+        HALF_CLOSE_REPETITIONS,
+        half_close_data,
+    );
     assert!(
         failures.is_empty(),
         "{} of {HALF_CLOSE_REPETITIONS} half-close repetitions lost bytes or EOF:\n{}",

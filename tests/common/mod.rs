@@ -333,3 +333,50 @@ pub fn echo_concurrently(
         &format!("all {total} echoed connections are closed"),
     );
 }
+
+/// The half-close scenario through `server`: each repetition's peer sends
+/// `data(rep)`, shuts down its write side, reads nothing for 1 s (part of the
+/// scenario: the echo piles up in the server's queue meanwhile), then must read
+/// every byte back, then EOF. Repetitions run `batch` at a time, concurrently.
+/// Returns the failures, one line per failed repetition.
+pub fn half_close_failures(
+    server: &echo::EchoServer,
+    reps: usize,
+    batch: usize,
+    data: fn(usize) -> Vec<u8>,
+) -> Vec<String> {
+    let addr = server.addr;
+    let repetition = move |rep: usize| -> Result<(), String> {
+        let data = data(rep);
+        let mut peer = client(addr);
+        peer.write_all(&data)
+            .map_err(|e| format!("writing {} bytes: {e}", data.len()))?;
+        peer.shutdown(std::net::Shutdown::Write)
+            .map_err(|e| format!("shutting down the write side: {e}"))?;
+        std::thread::sleep(Duration::from_secs(1));
+        let got = read_until_eof(&mut peer, 2 * WAIT).map_err(|e| format!("read: {e}"))?;
+        compare(&got, &data)
+    };
+    let mut failures = Vec::new();
+    for first in (0..reps).step_by(batch.max(1)) {
+        let running: Vec<_> = (first..reps.min(first + batch))
+            .map(|rep| {
+                let what = format!("half-close repetition {rep}");
+                (rep, spawn(&what, move || repetition(rep)))
+            })
+            .collect();
+        for (rep, pending) in running {
+            match pending.rx.recv_timeout(4 * WAIT) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failures.push(format!("repetition {rep}: {e}")),
+                Err(RecvTimeoutError::Timeout) => {
+                    failures.push(format!("repetition {rep}: timed out after {:?}", 4 * WAIT))
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    failures.push(format!("repetition {rep}: panicked (see above)"))
+                }
+            }
+        }
+    }
+    failures
+}
