@@ -1,8 +1,10 @@
 -- lunet's `skynet` module: skynet's core Lua API on lunet's runtime.
 --
--- Every message handler runs in a coroutine. A coroutine that calls another
--- service, sleeps or waits yields here and is resumed when its response, timer
--- or wakeup arrives. Policy lives in this file; the mechanism (sending, sessions,
+-- Every message handler runs in a coroutine (a "task"). A task that calls
+-- another service, sleeps or waits yields here and is resumed when its
+-- response, timer or wakeup arrives. Tasks come from a pool: a coroutine whose
+-- function returned waits for the next one, so a message costs no coroutine
+-- creation. Policy lives in this file; the mechanism (sending, sessions,
 -- timers) is the native module `skynet.core`.
 --
 -- Differences from skynet, on purpose:
@@ -36,20 +38,34 @@ local skynet = {
 	PTYPE_TRACE = 12,
 }
 
+local PTYPE_RESPONSE = skynet.PTYPE_RESPONSE
+local PTYPE_ERROR = skynet.PTYPE_ERROR
+
 local proto = {}
 
 -- session -> the coroutine waiting for its response, or "BREAK" when the wait
 -- was abandoned (a woken sleep) and the late response must be dropped.
 local waiting = {}
--- coroutine -> { session, source, responded } for the request it handles.
-local request_of = {}
+-- task -> the session of the request it handles: > 0 not yet answered, 0 a
+-- one-way message (or ignoreret), < 0 answered (-session). nil: no request.
+local request_session = {}
+-- task -> the source of the request it handles.
+local request_source = {}
 -- token -> session of a sleep or wait, so wakeup(token) can find it.
 local sleeping = {}
--- tokens woken, and coroutines forked, to run after the current message.
+-- tokens woken, and tasks forked, to run after the current message.
 local wakeups = {}
 local forks = {}
--- every coroutine created here, for skynet.task.
-local tasks = setmetatable({}, { __mode = "k" })
+-- task -> the function it will run, for tasks made but not yet started
+-- (forks, timeouts, the select and term helpers).
+local starting = {}
+-- every task with work (started or not), for skynet.task.
+local tasks = {}
+-- idle tasks, ready for their next function.
+local pool = {}
+local POOL_MAX = 64
+-- What a pooled task yields when its function has returned.
+local END = setmetatable({}, { __name = "skynet task end" })
 -- session -> the address a call waits on, for skynet.term.
 local watching = {}
 -- The task coroutine `resume` is running. Sessions wait on it, not on
@@ -186,41 +202,99 @@ end
 
 -- ----- coroutines -----
 
-local function new_task(f)
-	local co = coroutine_create(f)
-	c.hook(co) -- the interrupt check (a stuck handler is stopped)
+-- A task runs f(...), yields END, and is resumed with its next function and
+-- arguments. The tail call keeps its stack flat.
+local function task_main(f, ...)
+	f(...)
+	return task_main(coroutine_yield(END))
+end
+
+-- An idle task from the pool, or a new one, now counted as having work.
+local function new_task()
+	local n = #pool
+	local co
+	if n > 0 then
+		co = pool[n]
+		pool[n] = nil
+	else
+		co = coroutine_create(task_main)
+	end
 	tasks[co] = true
 	return co
+end
+
+-- A task that will run f when first resumed (with the resume's arguments).
+local function task_of(f)
+	local co = new_task()
+	starting[co] = f
+	return co
+end
+
+-- Returns task co, if it has not started, to the pool (it will not run).
+-- Returns whether it had not started.
+local function drop_task(co)
+	if starting[co] == nil then
+		return false
+	end
+	starting[co] = nil
+	tasks[co] = nil
+	if #pool < POOL_MAX then
+		pool[#pool + 1] = co
+	end
+	return true
 end
 
 local resume
 
 -- Answers a request whose handler ended or failed without responding.
 local function finish_request(co, failed)
-	local req = request_of[co]
-	request_of[co] = nil
-	if req and req.session ~= 0 and not req.responded then
+	local session = request_session[co]
+	if session == nil then
+		return
+	end
+	request_session[co] = nil
+	local source = request_source[co]
+	request_source[co] = nil
+	if session > 0 then
 		if not failed then
 			skynet.error(string.format("request %d from %s ended without a response",
-				req.session, skynet.address(req.source)))
+				session, skynet.address(source)))
 		end
-		c.send(req.source, skynet.PTYPE_ERROR, req.session, "")
+		c.send(source, PTYPE_ERROR, session, "")
 	end
 end
 
+-- What coroutine_resume(co, ...) returned: a task that finished goes back to
+-- the pool; one that failed is logged (it is dead, and not reused).
+local function resumed(co, outer, ok, r)
+	running_thread = outer
+	if ok then
+		if r == END then
+			tasks[co] = nil
+			if request_session[co] ~= nil then
+				finish_request(co, false)
+			end
+			if #pool < POOL_MAX then
+				pool[#pool + 1] = co
+			end
+		end
+		return
+	end
+	tasks[co] = nil
+	skynet.error(traceback(co, tostring(r)))
+	finish_request(co, true)
+end
+
+-- Resumes task co with ... (its function first, if it has not started).
 function resume(co, ...)
 	local outer = running_thread
 	running_thread = co
-	local ok, err = coroutine_resume(co, ...)
-	running_thread = outer
-	if not ok then
-		skynet.error(traceback(co, tostring(err)))
-		finish_request(co, true)
-		tasks[co] = nil
-	elseif coroutine_status(co) == "dead" then
-		finish_request(co, false)
-		tasks[co] = nil
+	local f = starting[co]
+	if f ~= nil then
+		starting[co] = nil
+		return resumed(co, outer, coroutine_resume(co, f, ...))
 	end
+	return resumed(co, outer, coroutine_resume(co, ...))
 end
 
 -- Waits for the response to `session`; returns its (msg, sz) or raises.
@@ -260,41 +334,54 @@ local function run_pending()
 	end
 end
 
+-- Runs inside a task: the request's handler, with the message unpacked (an
+-- unpack error fails the task, and the caller gets an error).
+local function handle_request(p, session, source, msg, sz)
+	local unpack = p.unpack
+	if unpack then
+		return p.dispatch(session, source, unpack(msg, sz))
+	end
+	return p.dispatch(session, source, msg, sz)
+end
+
 local function dispatch_message(ptype, msg, sz, session, source)
-	if ptype == skynet.PTYPE_RESPONSE or ptype == skynet.PTYPE_ERROR then
+	if ptype == PTYPE_RESPONSE or ptype == PTYPE_ERROR then
 		local co = waiting[session]
 		waiting[session] = nil
 		if type(co) == "thread" then
-			resume(co, ptype == skynet.PTYPE_RESPONSE, msg, sz)
+			resume(co, ptype == PTYPE_RESPONSE, msg, sz)
 		end
 		return
 	end
 	local p = proto[ptype]
 	if p == nil or p.dispatch == nil then
 		if session ~= 0 then
-			c.send(source, skynet.PTYPE_ERROR, session, "")
+			c.send(source, PTYPE_ERROR, session, "")
 		end
 		skynet.error(string.format("unknown message type %d from %s", ptype, skynet.address(source)))
 		return
 	end
-	local co = new_task(p.dispatch)
-	request_of[co] = { session = session, source = source }
-	if p.unpack then
-		resume(co, session, source, p.unpack(msg, sz))
-	else
-		resume(co, session, source, msg, sz)
-	end
+	local co = new_task()
+	request_session[co] = session
+	request_source[co] = source
+	local outer = running_thread
+	running_thread = co
+	return resumed(co, outer, coroutine_resume(co, handle_request, p, session, source, msg, sz))
 end
 
-local function on_message(...)
-	local ok, err = xpcall(dispatch_message, traceback, ...)
-	run_pending()
-	if not ok then
-		skynet.error(err)
+-- The callback for every message. Handlers' errors are caught by their task;
+-- an error here (out of memory) reaches the runtime, which logs it.
+local function on_message(ptype, msg, sz, session, source)
+	dispatch_message(ptype, msg, sz, session, source)
+	if wakeups[1] ~= nil or forks[1] ~= nil then
+		run_pending()
 	end
 end
 
 -- ----- sending -----
+
+-- c.send(addr, ptype, session, msg[, sz]) sends the first sz bytes of msg
+-- (all of it without sz), as skynet.tostring(msg, sz).
 
 function skynet.send(addr, typename, ...)
 	local p = proto[typename]
@@ -303,7 +390,7 @@ end
 
 function skynet.rawsend(addr, typename, msg, sz)
 	local p = proto[typename]
-	return c.send(addr, p.id, 0, skynet.tostring(msg, sz)) ~= nil
+	return c.send(addr, p.id, 0, msg, sz) ~= nil
 end
 
 function skynet.redirect(addr, source, typename, session, msg, sz)
@@ -322,7 +409,7 @@ end
 
 function skynet.rawcall(addr, typename, msg, sz)
 	local p = proto[typename]
-	local session = c.send(addr, p.id, nil, skynet.tostring(msg, sz))
+	local session = c.send(addr, p.id, nil, msg, sz)
 	if session == nil then
 		error("call to invalid address " .. skynet.address(addr), 2)
 	end
@@ -331,25 +418,28 @@ end
 
 -- ----- responding -----
 
+-- The running task and the session of the request it handles (see
+-- request_session), or an error naming `what`.
 local function current_request(what)
-	local req = request_of[running_thread or coroutine_running()]
-	if req == nil then
+	local co = running_thread or coroutine_running()
+	local session = request_session[co]
+	if session == nil then
 		error(what .. ": not handling a request", 3)
 	end
-	return req
+	return co, session
 end
 
 function skynet.ret(msg, sz)
-	local req = current_request("skynet.ret")
-	if req.session == 0 then
+	local co, session = current_request("skynet.ret")
+	if session == 0 then
 		-- A one-way message: nothing to respond to.
 		return false
 	end
-	if req.responded then
-		error("skynet.ret: already responded to session " .. req.session, 2)
+	if session < 0 then
+		error("skynet.ret: already responded to session " .. -session, 2)
 	end
-	req.responded = true
-	return c.send(req.source, skynet.PTYPE_RESPONSE, req.session, skynet.tostring(msg, sz)) ~= nil
+	request_session[co] = -session
+	return c.send(request_source[co], PTYPE_RESPONSE, session, msg or "", sz) ~= nil
 end
 
 function skynet.retpack(...)
@@ -357,21 +447,21 @@ function skynet.retpack(...)
 end
 
 function skynet.ignoreret()
-	local req = current_request("skynet.ignoreret")
-	req.session = 0
+	local co = current_request("skynet.ignoreret")
+	request_session[co] = 0
 end
 
 function skynet.response(pack)
 	pack = pack or seri.pack
-	local req = current_request("skynet.response")
-	if req.session == 0 then
+	local co, session = current_request("skynet.response")
+	if session == 0 then
 		error("skynet.response: the request expects no response", 2)
 	end
-	if req.responded then
-		error("skynet.response: already responded to session " .. req.session, 2)
+	if session < 0 then
+		error("skynet.response: already responded to session " .. -session, 2)
 	end
-	req.responded = true
-	local source, session, done = req.source, req.session, false
+	request_session[co] = -session
+	local source, done = request_source[co], false
 	return function(ok, ...)
 		if ok == "TEST" then
 			return not done
@@ -381,16 +471,17 @@ function skynet.response(pack)
 		end
 		done = true
 		if ok then
-			return c.send(source, skynet.PTYPE_RESPONSE, session, pack(...)) ~= nil
+			return c.send(source, PTYPE_RESPONSE, session, pack(...)) ~= nil
 		end
-		return c.send(source, skynet.PTYPE_ERROR, session, "") ~= nil
+		return c.send(source, PTYPE_ERROR, session, "") ~= nil
 	end
 end
 
 function skynet.context()
-	local req = request_of[running_thread or coroutine_running()]
-	if req then
-		return req.session, req.source
+	local co = running_thread or coroutine_running()
+	local session = request_session[co]
+	if session then
+		return session < 0 and -session or session, request_source[co]
 	end
 end
 
@@ -434,7 +525,7 @@ end
 function skynet.timeout(ti, func)
 	local session = c.timeout(ti)
 	assert(session, "skynet.timeout: no timer")
-	local co = new_task(function()
+	local co = task_of(function()
 		func()
 	end)
 	waiting[session] = co
@@ -442,13 +533,12 @@ function skynet.timeout(ti, func)
 end
 
 function skynet.fork(func, ...)
-	local n = select("#", ...)
 	local co
-	if n == 0 then
-		co = new_task(func)
+	if select("#", ...) == 0 then
+		co = task_of(func)
 	else
 		local args = table.pack(...)
-		co = new_task(function()
+		co = task_of(function()
 			func(table.unpack(args, 1, args.n))
 		end)
 	end
@@ -476,10 +566,10 @@ end
 
 function skynet.exit()
 	-- Every request still being handled gets an error: its caller must not wait.
-	for co, req in pairs(request_of) do
-		if req.session ~= 0 and not req.responded then
-			c.send(req.source, skynet.PTYPE_ERROR, req.session, "")
-			req.responded = true
+	for co, session in pairs(request_session) do
+		if session > 0 then
+			c.send(request_source[co], PTYPE_ERROR, session, "")
+			request_session[co] = -session
 		end
 	end
 	-- The launcher forgets us, and answers a newservice still waiting on us.
@@ -678,12 +768,14 @@ function request_meta:close()
 	local sessions = self._sessions
 	if sessions then
 		for session in pairs(sessions) do
+			drop_task(waiting[session])
 			waiting[session] = nil
 			watching[session] = nil
 			sessions[session] = nil
 		end
 	end
 	if self._timer then
+		drop_task(waiting[self._timer])
 		waiting[self._timer] = nil
 		self._timer = nil
 	end
@@ -723,7 +815,7 @@ function request_meta:select(timeout)
 		else
 			sessions[session] = req
 			watching[session] = addr
-			waiting[session] = coroutine_create(function(ok, msg, sz)
+			waiting[session] = task_of(function(ok, msg, sz)
 				sessions[session] = nil
 				watching[session] = nil
 				if ok then
@@ -737,7 +829,7 @@ function request_meta:select(timeout)
 	if timeout and next(sessions) then
 		local timer = c.timeout(timeout)
 		self._timer = timer
-		waiting[timer] = coroutine_create(function()
+		waiting[timer] = task_of(function()
 			self._timer = nil
 			if next(sessions) then
 				self.timeout = true
@@ -797,7 +889,7 @@ function skynet.term(service)
 		end
 	end
 	if #victims > 0 then
-		forks[#forks + 1] = coroutine_create(function()
+		forks[#forks + 1] = task_of(function()
 			for _, co in ipairs(victims) do
 				resume(co, false)
 			end
@@ -814,7 +906,9 @@ function skynet.killthread(thread)
 	for i, co in ipairs(forks) do
 		if co == thread then
 			table.remove(forks, i)
-			tasks[co] = nil
+			if not drop_task(co) then
+				tasks[co] = nil
+			end
 			return co
 		end
 	end
@@ -840,8 +934,10 @@ function skynet.killthread(thread)
 		end
 	end
 	finish_request(co, true)
-	tasks[co] = nil
-	coroutine.close(co)
+	if not drop_task(co) then
+		tasks[co] = nil
+		coroutine.close(co)
+	end
 	return co
 end
 

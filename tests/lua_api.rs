@@ -589,3 +589,160 @@ end)
     assert_eq!(report, "true 3 true false 0 0 1 true");
     assert!(node.runtime.node().is_alive(spinner));
 }
+
+/// A monitor that interrupts a service after 400 ms on one message.
+fn interrupting() -> RuntimeConfig {
+    RuntimeConfig {
+        threads: 2,
+        monitor: MonitorConfig {
+            check_every: Duration::from_millis(50),
+            warn_after: Duration::from_millis(200),
+            interrupt_after: Some(Duration::from_millis(400)),
+        },
+        ..RuntimeConfig::default()
+    }
+}
+
+// The interrupt hook is set on the Lua thread the worker is running, so a loop
+// inside any coroutine is stopped, not only in a handler's own task.
+#[test]
+fn loops_inside_user_coroutines_are_interrupted_too() {
+    let node = Node::with_config(
+        &[
+            (
+                "spinner",
+                r#"
+local skynet = require "skynet"
+local scoroutine = require "skynet.coroutine"
+local errors = {}
+local function spin() while true do end end
+skynet.start(function()
+    skynet.dispatch("lua", function(session, source, cmd)
+        if cmd == "create" then
+            local ok, err = coroutine.resume(coroutine.create(spin))
+            errors[#errors + 1] = err
+            skynet.retpack(ok)
+        elseif cmd == "nested" then
+            local outer = coroutine.create(function()
+                local ok, err = coroutine.resume(coroutine.create(spin))
+                coroutine.yield(err)
+            end)
+            local ok, err = coroutine.resume(outer)
+            errors[#errors + 1] = err
+            skynet.retpack(ok)
+        elseif cmd == "wrap" then
+            local ok, err = pcall(coroutine.wrap(spin))
+            errors[#errors + 1] = err
+            skynet.retpack(ok)
+        elseif cmd == "skynet.coroutine" then
+            local ok, err = scoroutine.resume(scoroutine.create(spin))
+            errors[#errors + 1] = err
+            skynet.retpack(ok)
+        elseif cmd == "errors" then
+            skynet.retpack(table.concat(errors, "\n"))
+        end
+    end)
+end)
+"#,
+            ),
+            (
+                "driver",
+                r#"
+local skynet = require "skynet"
+local probe, spinner = tonumber((...)), tonumber((select(2, ...)))
+skynet.start(function()
+    local out = {}
+    for _, cmd in ipairs { "create", "nested", "wrap", "skynet.coroutine" } do
+        out[#out + 1] = cmd .. "=" .. tostring(skynet.call(spinner, "lua", cmd))
+    end
+    skynet.send(probe, "text", table.concat(out, " "))
+    skynet.send(probe, "text", skynet.call(spinner, "lua", "errors"))
+end)
+"#,
+            ),
+        ],
+        interrupting(),
+    );
+    let spinner = node.launch("spinner", &[]);
+    node.launch("driver", &[spinner]);
+    let (node, report) = node.report_or_leak("the driver's results");
+    assert_eq!(
+        report,
+        "create=false nested=true wrap=false skynet.coroutine=false"
+    );
+    let errors = node.report("the spinner's error messages");
+    let lines: Vec<&str> = errors.lines().collect();
+    assert_eq!(lines.len(), 4, "{errors}");
+    for line in lines {
+        assert!(
+            line.ends_with("spinner.lua:5: interrupted: stuck on one message"),
+            "not an interrupt at the loop's line: {line}"
+        );
+    }
+}
+
+#[test]
+fn a_service_stuck_in_its_chunk_fails_to_launch_and_the_node_lives_on() {
+    let node = Node::with_config(
+        &[
+            ("stuck", "while true do end\n"),
+            (
+                "fine",
+                r#"
+local skynet = require "skynet"
+local probe = tonumber((...))
+skynet.start(function() skynet.send(probe, "text", "fine started") end)
+"#,
+            ),
+        ],
+        interrupting(),
+    );
+    let err = match node.0.launch_with("stuck", &[]) {
+        Ok(h) => panic!("a service stuck in its chunk launched as {h}"),
+        Err(e) => e,
+    };
+    assert!(err.contains("stuck.lua:1: interrupted"), "{err}");
+    node.launch("fine", &[]);
+    assert_eq!(node.report("the next service to start"), "fine started");
+}
+
+// Without a configured limit the monitor only logs; the Rust API interrupts.
+#[test]
+fn node_interrupt_stops_a_lua_loop_on_request() {
+    let node = Node::new(&[
+        (
+            "spinner",
+            r#"
+local skynet = require "skynet"
+local probe = tonumber((...))
+skynet.start(function()
+    skynet.dispatch("lua", function(session, source, cmd)
+        if cmd == "spin" then
+            skynet.send(probe, "text", "spinning")
+            while true do end
+        end
+        skynet.retpack("still here")
+    end)
+end)
+"#,
+        ),
+        (
+            "driver",
+            r#"
+local skynet = require "skynet"
+local probe, spinner = tonumber((...)), tonumber((select(2, ...)))
+skynet.start(function()
+    local ok, err = pcall(skynet.call, spinner, "lua", "spin")
+    skynet.send(probe, "text", tostring(ok) .. " " .. skynet.call(spinner, "lua", "ping"))
+end)
+"#,
+        ),
+    ]);
+    let spinner = node.launch("spinner", &[]);
+    node.launch("driver", &[spinner]);
+    assert_eq!(node.report("the spinner to start its loop"), "spinning");
+    assert!(node.runtime.node().interrupt(spinner));
+    let (node, report) = node.report_or_leak("the driver's results");
+    assert_eq!(report, "false still here");
+    assert!(node.runtime.node().is_alive(spinner));
+}

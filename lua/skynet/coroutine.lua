@@ -24,7 +24,6 @@ local coroutine_status = coroutine.status
 local coroutine_running = coroutine.running
 local coroutine_close = coroutine.close
 local select = select
-local hook = require("skynet.core").hook
 
 local M = {}
 
@@ -65,7 +64,6 @@ end
 
 function M.create(f)
 	local co = coroutine_create(f)
-	hook(co) -- the interrupt check, as for skynet's own tasks
 	ours[co] = true
 	return co
 end

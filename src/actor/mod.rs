@@ -20,6 +20,7 @@
 //! - A panic in a handler is logged and the service lives on.
 
 pub mod handle;
+mod interrupt;
 mod mailbox;
 pub mod message;
 pub mod monitor;
@@ -37,6 +38,7 @@ pub use node::Node;
 pub use registry::{SendError, StartNotice};
 pub use service::{Context, Service};
 
+pub(crate) use interrupt::set_signal_action;
 pub(crate) use monitor::run as run_monitor;
 pub(crate) use monitor::Probe;
 pub(crate) use registry::Router;

@@ -5,7 +5,8 @@
 //! whose version has not moved while it runs the same service is stuck on one
 //! message. After `warn_after` the service is logged (once per episode) and marked
 //! for `skynet.stat "endless"`; after `interrupt_after`, if set, its interrupt flag
-//! is raised, which the Lua instruction hook turns into an error in that service.
+//! is raised and its worker signalled (see `interrupt.rs`), which a Lua service
+//! turns into an error in the handler.
 //! By default the monitor only logs: a long loop may be legitimate.
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -87,7 +88,7 @@ pub(crate) fn run(node: &Node, probes: &[Arc<Probe>], config: &MonitorConfig, st
                 );
             }
             if config.interrupt_after.is_some_and(|limit| *stuck >= limit) {
-                cell.interrupt.store(true, Ordering::Relaxed);
+                cell.interrupt();
             }
         }
     }

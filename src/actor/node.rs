@@ -164,7 +164,7 @@ impl Node {
     pub fn interrupt(&self, handle: Handle) -> bool {
         match self.router.cell(handle) {
             Some(c) => {
-                c.interrupt.store(true, Ordering::Relaxed);
+                c.interrupt();
                 true
             }
             None => false,

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use dashmap::DashMap;
 
 use super::handle::Handle;
+use super::interrupt::Runner;
 use super::mailbox::{Mailbox, Pushed};
 use super::message::{ptype, Message, Payload};
 use super::scheduler::RunQueue;
@@ -43,8 +44,10 @@ pub(crate) struct Cell {
     /// The monitor saw it stuck on one message (read and cleared by `endless`).
     pub(crate) endless: AtomicBool,
     /// Set to ask a stuck service to stop its current message (checked by the
-    /// Lua instruction hook).
+    /// Lua instruction hook); raised with [`Cell::interrupt`].
     pub(crate) interrupt: Arc<AtomicBool>,
+    /// The worker running the service now, to be signalled on an interrupt.
+    pub(crate) runner: Runner,
     /// Messages handled.
     pub(crate) handled: AtomicU64,
     /// Nanoseconds spent handling messages.
@@ -54,6 +57,11 @@ pub(crate) struct Cell {
 }
 
 impl Cell {
+    /// Asks the service to stop the message it is handling (see `interrupt.rs`).
+    pub(crate) fn interrupt(&self) {
+        self.runner.interrupt(&self.interrupt);
+    }
+
     /// The next session number of this service (positive, wrapping to 1).
     pub(crate) fn new_session(&self) -> i32 {
         loop {
@@ -125,6 +133,7 @@ impl Router {
             exiting: AtomicBool::new(false),
             endless: AtomicBool::new(false),
             interrupt: Arc::new(AtomicBool::new(false)),
+            runner: Runner::default(),
             handled: AtomicU64::new(0),
             busy_ns: AtomicU64::new(0),
             label,

@@ -126,6 +126,7 @@ fn run(node: &Arc<Node>, cell: &Arc<Cell>, probe: &Probe) {
     let Some(service) = slot.as_mut() else {
         return; // retired meanwhile
     };
+    let _running = cell.runner.enter();
     let mut ctx = Context { node, cell };
     let notice = cell.start.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(notice) = notice {
@@ -152,6 +153,8 @@ fn run(node: &Arc<Node>, cell: &Arc<Cell>, probe: &Probe) {
         }
         report_start(node, cell, notice, started);
     }
+    // One clock read per message: a message's end is the next one's start.
+    let mut begun = Instant::now();
     for _ in 0..BATCH {
         if cell.exiting.load(Ordering::Relaxed) {
             break;
@@ -160,11 +163,14 @@ fn run(node: &Arc<Node>, cell: &Arc<Cell>, probe: &Probe) {
             break;
         };
         probe.enter(cell.handle);
-        let begun = Instant::now();
         MESSAGE_START.set(Some(begun));
         let result = catch_unwind(AssertUnwindSafe(|| service.handle(&mut ctx, message)));
-        cell.busy_ns
-            .fetch_add(begun.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let ended = Instant::now();
+        cell.busy_ns.fetch_add(
+            ended.saturating_duration_since(begun).as_nanos() as u64,
+            Ordering::Relaxed,
+        );
+        begun = ended;
         cell.handled.fetch_add(1, Ordering::Relaxed);
         MESSAGE_START.set(None);
         probe.leave();

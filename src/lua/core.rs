@@ -4,52 +4,81 @@
 //! timer, name and find services, launch and kill them, read the clock and the
 //! environment, log. Policy (coroutines, call/ret, dispatch) is in the Lua library.
 //!
-//! Every function reaches the node through the VM's app data ([`Native`]), set up
-//! when the service starts. Errors raised to Lua name the function:
-//! `skynet.core.send: invalid address ".nobody"`.
+//! Every function holds the service's [`Native`] (node, handle, session
+//! counter), shared with the [`LuaService`] running the VM. Errors raised to
+//! Lua name the function: `skynet.core.send: invalid address ".nobody"`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use mlua::{Function, Lua, MultiValue, Table, Value};
+use mlua::{BString, FromLuaMulti, Function, IntoLuaMulti, Lua, MultiValue, Table, Value};
 
 use super::service::{LuaEnv, LuaService};
 use crate::actor::{ptype, Handle, Node, Payload, StartNotice};
 
-/// How often (in VM instructions) a coroutine checks the interrupt flag; the
-/// main thread's hook (`service.rs`) uses the same period.
-const INTERRUPT_CHECK_EVERY: u32 = 10_000;
-
-/// What the natives of one service need, kept in its VM's app data.
+/// What the natives of one service need.
 pub(crate) struct Native {
     pub(crate) node: Arc<Node>,
     pub(crate) handle: Handle,
     pub(crate) env: Arc<LuaEnv>,
-    pub(crate) session: i32,
+    /// The last session allocated (only the service's own worker touches it).
+    session: AtomicI32,
     pub(crate) interrupt: Arc<AtomicBool>,
-    /// The dispatch function `skynet.core.callback` registered.
-    pub(crate) callback: Option<Function>,
     pub(crate) epoch: Instant,
+    /// Set by `callback` when the dispatch function changed; the function
+    /// itself is the VM's app data [`Callback`].
+    pub(crate) callback_changed: AtomicBool,
 }
 
+/// The dispatch function `skynet.core.callback` registered (VM app data).
+pub(crate) struct Callback(pub(crate) Option<Function>);
+
 impl Native {
-    fn new_session(&mut self) -> i32 {
-        self.session = if self.session >= i32::MAX - 1 {
-            1
-        } else {
-            self.session + 1
-        };
-        self.session
+    pub(crate) fn new(
+        node: Arc<Node>,
+        handle: Handle,
+        env: Arc<LuaEnv>,
+        interrupt: Arc<AtomicBool>,
+    ) -> Native {
+        Native {
+            node,
+            handle,
+            env,
+            session: AtomicI32::new(0),
+            interrupt,
+            epoch: Instant::now(),
+            callback_changed: AtomicBool::new(false),
+        }
+    }
+
+    fn new_session(&self) -> i32 {
+        let last = self.session.load(Ordering::Relaxed);
+        let next = if last >= i32::MAX - 1 { 1 } else { last + 1 };
+        self.session.store(next, Ordering::Relaxed);
+        next
     }
 }
 
-fn with_native<R>(lua: &Lua, f: impl FnOnce(&mut Native) -> R) -> mlua::Result<R> {
-    let mut native = lua
-        .app_data_mut::<Native>()
-        .ok_or_else(|| mlua::Error::runtime("skynet.core: not running in a service"))?;
-    Ok(f(&mut native))
+/// Adds native `name` to `core`: `f` gets the VM, the service's [`Native`] and
+/// the Lua arguments.
+fn add<A, R>(
+    lua: &Lua,
+    core: &Table,
+    native: &Arc<Native>,
+    name: &str,
+    f: impl Fn(&Lua, &Native, A) -> mlua::Result<R> + Send + 'static,
+) -> mlua::Result<()>
+where
+    A: FromLuaMulti,
+    R: IntoLuaMulti,
+{
+    let native = native.clone();
+    core.set(
+        name,
+        lua.create_function(move |lua, args| f(lua, &native, args))?,
+    )
 }
 
 fn error(function: &str, message: impl std::fmt::Display) -> mlua::Error {
@@ -57,7 +86,7 @@ fn error(function: &str, message: impl std::fmt::Display) -> mlua::Error {
 }
 
 /// Resolves an address: an integer handle, `":0000000a"`, or a `.name`.
-fn address(lua: &Lua, function: &str, value: &Value) -> mlua::Result<Option<Handle>> {
+fn address(n: &Native, function: &str, value: &Value) -> mlua::Result<Option<Handle>> {
     match value {
         Value::Integer(n) => Ok(u32::try_from(*n).ok().map(Handle::from_raw)),
         Value::Number(n) if n.fract() == 0.0 => Ok(Some(Handle::from_raw(*n as u32))),
@@ -66,7 +95,7 @@ fn address(lua: &Lua, function: &str, value: &Value) -> mlua::Result<Option<Hand
             if text.starts_with(':') {
                 Ok(Handle::parse(&text))
             } else {
-                with_native(lua, |n| n.node.query_name(&text))
+                Ok(n.node.query_name(&text))
             }
         }
         other => Err(error(
@@ -79,114 +108,107 @@ fn address(lua: &Lua, function: &str, value: &Value) -> mlua::Result<Option<Hand
     }
 }
 
-/// A message body from Lua: a string (bytes as they are), or nothing.
-fn body(value: Option<Value>) -> mlua::Result<Payload> {
-    Ok(match value {
-        Some(Value::String(s)) => Payload::Bytes(Bytes::copy_from_slice(&s.as_bytes())),
-        _ => Payload::Empty,
-    })
+/// A message body from Lua: the first `size` bytes of a string (all of it
+/// without `size`), or nothing.
+fn body(msg: Option<BString>, size: Option<usize>) -> Payload {
+    match msg {
+        Some(msg) => {
+            let mut bytes: Vec<u8> = msg.into();
+            if let Some(size) = size {
+                bytes.truncate(size);
+            }
+            Payload::Bytes(Bytes::from(bytes))
+        }
+        None => Payload::Empty,
+    }
 }
 
-/// Builds the `skynet.core` table for `lua`.
-pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
+/// Builds the `skynet.core` table for `lua`, with `native` shared by every
+/// function in it.
+pub(crate) fn open(lua: &Lua, native: &Arc<Native>) -> mlua::Result<Table> {
     let core = lua.create_table()?;
 
-    // send(addr, ptype, session|nil, msg) -> session | nil (dead address)
-    core.set(
+    // send(addr, ptype, session|nil, msg[, sz]) -> session | nil (dead address).
+    // A nil session allocates one (a request). sz: send only msg's first sz bytes.
+    type SendArgs = (Value, u8, Option<i32>, Option<BString>, Option<usize>);
+    add(
+        lua,
+        &core,
+        native,
         "send",
-        lua.create_function(
-            |lua, (addr, ptype, session, msg): (Value, u8, Option<i32>, Option<Value>)| {
-                let Some(to) = address(lua, "send", &addr)? else {
-                    return Ok(None);
-                };
-                let payload = body(msg)?;
-                with_native(lua, |n| {
-                    let session = session.unwrap_or_else(|| n.new_session());
-                    n.node
-                        .send(n.handle, to, ptype, session, payload)
-                        .ok()
-                        .map(|()| session)
-                })
-            },
-        )?,
+        |_, n, (addr, ptype, session, msg, size): SendArgs| {
+            let Some(to) = address(n, "send", &addr)? else {
+                return Ok(None);
+            };
+            let session = session.unwrap_or_else(|| n.new_session());
+            Ok(n.node
+                .send(n.handle, to, ptype, session, body(msg, size))
+                .ok()
+                .map(|()| session))
+        },
     )?;
 
     // redirect(addr, source, ptype, session, msg)
-    core.set(
+    type RedirectArgs = (Value, Value, u8, i32, Option<BString>);
+    add(
+        lua,
+        &core,
+        native,
         "redirect",
-        lua.create_function(
-            |lua, (addr, source, ptype, session, msg): (Value, Value, u8, i32, Option<Value>)| {
-                let to = address(lua, "redirect", &addr)?;
-                let from = address(lua, "redirect", &source)?.unwrap_or(Handle::SYSTEM);
-                let payload = body(msg)?;
-                with_native(lua, |n| {
-                    to.is_some_and(|to| n.node.send(from, to, ptype, session, payload).is_ok())
-                })
-            },
-        )?,
+        |_, n, (addr, source, ptype, session, msg): RedirectArgs| {
+            let to = address(n, "redirect", &addr)?;
+            let from = address(n, "redirect", &source)?.unwrap_or(Handle::SYSTEM);
+            let payload = body(msg, None);
+            Ok(to.is_some_and(|to| n.node.send(from, to, ptype, session, payload).is_ok()))
+        },
     )?;
 
-    core.set(
-        "genid",
-        lua.create_function(|lua, ()| with_native(lua, Native::new_session))?,
-    )?;
-    core.set(
-        "self",
-        lua.create_function(|lua, ()| with_native(lua, |n| n.handle.get()))?,
-    )?;
-    core.set(
-        "now",
-        lua.create_function(|lua, ()| with_native(lua, |n| n.node.now()))?,
-    )?;
-    core.set(
-        "starttime",
-        lua.create_function(|lua, ()| with_native(lua, |n| n.node.start_time()))?,
-    )?;
-    core.set(
-        "hpc",
-        lua.create_function(|lua, ()| with_native(lua, |n| n.epoch.elapsed().as_nanos() as i64))?,
-    )?;
+    add(lua, &core, native, "genid", |_, n, ()| Ok(n.new_session()))?;
+    add(lua, &core, native, "self", |_, n, ()| Ok(n.handle.get()))?;
+    add(lua, &core, native, "now", |_, n, ()| Ok(n.node.now()))?;
+    add(lua, &core, native, "starttime", |_, n, ()| {
+        Ok(n.node.start_time())
+    })?;
+    add(lua, &core, native, "hpc", |_, n, ()| {
+        Ok(n.epoch.elapsed().as_nanos() as i64)
+    })?;
 
     // timeout(cs) -> session: a response with that session after cs centiseconds.
-    core.set(
-        "timeout",
-        lua.create_function(|lua, centis: i64| {
-            with_native(lua, |n| {
-                let session = n.new_session();
-                let centis = u32::try_from(centis.max(0)).unwrap_or(u32::MAX);
-                n.node.timeout(n.handle, centis, session);
-                session
-            })
-        })?,
-    )?;
+    add(lua, &core, native, "timeout", |_, n, centis: i64| {
+        let session = n.new_session();
+        let centis = u32::try_from(centis.max(0)).unwrap_or(u32::MAX);
+        n.node.timeout(n.handle, centis, session);
+        Ok(session)
+    })?;
 
     // callback(f) -> previous: f(ptype, msg, sz, session, source) for every
     // message. Returns the callback it replaces (skynet.manager's filter and
     // forward_type wrap it).
-    core.set(
-        "callback",
-        lua.create_function(|lua, f: Function| with_native(lua, |n| n.callback.replace(f)))?,
-    )?;
+    add(lua, &core, native, "callback", |lua, n, f: Function| {
+        let mut slot = lua
+            .app_data_mut::<Callback>()
+            .ok_or_else(|| error("callback", "not running in a service"))?;
+        n.callback_changed.store(true, Ordering::Relaxed);
+        Ok(slot.0.replace(f))
+    })?;
 
-    core.set(
-        "exit",
-        lua.create_function(|lua, ()| with_native(lua, |n| n.node.kill(n.handle)))?,
-    )?;
-    core.set(
-        "kill",
-        lua.create_function(|lua, addr: Value| {
-            let target = address(lua, "kill", &addr)?;
-            with_native(lua, |n| {
-                if let Some(h) = target {
-                    n.node.kill(h);
-                }
-            })
-        })?,
-    )?;
+    add(lua, &core, native, "exit", |_, n, ()| {
+        n.node.kill(n.handle);
+        Ok(())
+    })?;
+    add(lua, &core, native, "kill", |_, n, addr: Value| {
+        if let Some(h) = address(n, "kill", &addr)? {
+            n.node.kill(h);
+        }
+        Ok(())
+    })?;
     // name(".name", addr): register a local name.
-    core.set(
+    add(
+        lua,
+        &core,
+        native,
         "name",
-        lua.create_function(|lua, (name, addr): (String, Value)| {
+        |_, n, (name, addr): (String, Value)| {
             if !name.starts_with('.') {
                 return Err(error(
                     "name",
@@ -194,47 +216,53 @@ pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
                 ));
             }
             let target =
-                address(lua, "name", &addr)?.ok_or_else(|| error("name", "invalid address"))?;
-            with_native(lua, |n| n.node.register_name(&name, target))
-        })?,
+                address(n, "name", &addr)?.ok_or_else(|| error("name", "invalid address"))?;
+            n.node.register_name(&name, target);
+            Ok(())
+        },
     )?;
-    core.set(
-        "query",
-        lua.create_function(|lua, name: String| {
-            with_native(lua, |n| n.node.query_name(&name).map(Handle::get))
-        })?,
-    )?;
-    core.set(
-        "getenv",
-        lua.create_function(|lua, key: String| with_native(lua, |n| n.node.getenv(&key)))?,
-    )?;
-    core.set(
+    add(lua, &core, native, "query", |_, n, name: String| {
+        Ok(n.node.query_name(&name).map(Handle::get))
+    })?;
+    add(lua, &core, native, "getenv", |_, n, key: String| {
+        Ok(n.node.getenv(&key))
+    })?;
+    add(
+        lua,
+        &core,
+        native,
         "setenv",
-        lua.create_function(|lua, (key, value): (String, String)| {
-            with_native(lua, |n| n.node.setenv(&key, &value))
-        })?,
+        |_, n, (key, value): (String, String)| {
+            n.node.setenv(&key, &value);
+            Ok(())
+        },
     )?;
 
     // error(msg[, source]): a log line prefixed with this service's handle, or
     // with `source`'s (the logger service logs lines sent to it on behalf of
     // their senders).
-    core.set(
+    add(
+        lua,
+        &core,
+        native,
         "error",
-        lua.create_function(|lua, (message, source): (mlua::String, Option<u32>)| {
-            with_native(lua, |n| {
-                let from = source.map_or(n.handle, Handle::from_raw);
-                crate::lua::log::service_line(from, &message.to_string_lossy())
-            })
-        })?,
+        |_, n, (message, source): (mlua::String, Option<u32>)| {
+            let from = source.map_or(n.handle, Handle::from_raw);
+            crate::lua::log::service_line(from, &message.to_string_lossy());
+            Ok(())
+        },
     )?;
 
     // spawn(name, args...) -> handle, session: launches a Lua service; when its
     // code has loaded (the chunk ran, before the start function), this service
     // gets a response with `session`, or an error whose message says why (not
     // found, with the paths searched; a syntax error; an error in the chunk).
-    core.set(
+    add(
+        lua,
+        &core,
+        native,
         "spawn",
-        lua.create_function(|lua, (name, args): (String, MultiValue)| {
+        |_, n, (name, args): (String, MultiValue)| {
             let args: Vec<String> = args
                 .iter()
                 .map(|v| match v {
@@ -242,90 +270,59 @@ pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
                     other => other.to_string().unwrap_or_default(),
                 })
                 .collect();
-            with_native(lua, |n| {
-                let session = n.new_session();
-                let service = LuaService::new(n.env.clone(), &name, args);
-                let handle = n.node.launch(
-                    Box::new(service),
-                    &format!("snlua {name}"),
-                    StartNotice::Reply(n.handle, session),
-                );
-                (handle.get(), session)
-            })
-        })?,
+            let session = n.new_session();
+            let service = LuaService::new(n.env.clone(), &name, args);
+            let handle = n.node.launch(
+                Box::new(service),
+                &format!("snlua {name}"),
+                StartNotice::Reply(n.handle, session),
+            );
+            Ok((handle.get(), session))
+        },
     )?;
     // abort([error]): stops the node (every service is killed; `lunet run`
     // exits, non-zero with `error` if given).
-    core.set(
+    add(
+        lua,
+        &core,
+        native,
         "abort",
-        lua.create_function(|lua, error: Option<String>| {
-            with_native(lua, |n| n.node.abort(error))
-        })?,
+        |_, n, error: Option<String>| {
+            n.node.abort(error);
+            Ok(())
+        },
     )?;
     // monitor([addr]) -> current: sets the service told of every exit (a
     // `client` message from the service that exited); no argument only queries.
-    core.set(
+    add(
+        lua,
+        &core,
+        native,
         "monitor",
-        lua.create_function(|lua, addr: Option<Value>| {
-            let target = match &addr {
-                Some(a) => Some(
-                    address(lua, "monitor", a)?
-                        .ok_or_else(|| error("monitor", "invalid address"))?,
-                ),
-                None => None,
-            };
-            with_native(lua, |n| {
-                if let Some(h) = target {
-                    n.node.set_exit_monitor(h);
-                }
-                n.node.exit_monitor().map(Handle::get)
-            })
-        })?,
+        |_, n, addr: Option<Value>| {
+            if let Some(a) = &addr {
+                let target =
+                    address(n, "monitor", a)?.ok_or_else(|| error("monitor", "invalid address"))?;
+                n.node.set_exit_monitor(target);
+            }
+            Ok(n.node.exit_monitor().map(Handle::get))
+        },
     )?;
     // daemon(): this service does not keep the node alive (`lunet run` stops
     // when only daemons are left). The shipped system services call it.
-    core.set(
-        "daemon",
-        lua.create_function(|lua, ()| with_native(lua, |n| n.node.set_daemon(n.handle)))?,
-    )?;
-    core.set(
-        "mqlen",
-        lua.create_function(|lua, ()| {
-            with_native(lua, |n| n.node.mailbox_len(n.handle).unwrap_or(0))
-        })?,
-    )?;
-    core.set(
-        "endless",
-        lua.create_function(|lua, ()| with_native(lua, |n| n.node.take_endless(n.handle)))?,
-    )?;
-    core.set(
-        "interrupted",
-        lua.create_function(|lua, ()| with_native(lua, |n| n.interrupt.load(Ordering::Relaxed)))?,
-    )?;
-    // hook(co): puts the interrupt check on coroutine `co`. The hook the
-    // service sets through mlua covers only the VM's main thread (mlua removes
-    // it from any other thread), and handlers run in coroutines; so each
-    // coroutine the library creates gets a Lua count hook (the debug library's
-    // sethook) that clears the interrupt flag and raises the same error.
-    let sethook: Option<Function> = lua
-        .globals()
-        .get::<Option<Table>>("debug")?
-        .map(|d| d.get("sethook"))
-        .transpose()?;
-    let check = lua.create_function(|lua, _: MultiValue| {
-        if with_native(lua, |n| n.interrupt.swap(false, Ordering::Relaxed))? {
-            Err(mlua::Error::runtime("interrupted: stuck on one message"))
-        } else {
-            Ok(())
-        }
+    add(lua, &core, native, "daemon", |_, n, ()| {
+        n.node.set_daemon(n.handle);
+        Ok(())
     })?;
-    core.set(
-        "hook",
-        lua.create_function(move |_, co: mlua::Thread| match &sethook {
-            Some(sethook) => sethook.call::<()>((co, check.clone(), "", INTERRUPT_CHECK_EVERY)),
-            None => Ok(()),
-        })?,
-    )?;
+    add(lua, &core, native, "mqlen", |_, n, ()| {
+        Ok(n.node.mailbox_len(n.handle).unwrap_or(0))
+    })?;
+    add(lua, &core, native, "endless", |_, n, ()| {
+        Ok(n.node.take_endless(n.handle))
+    })?;
+    add(lua, &core, native, "interrupted", |_, n, ()| {
+        Ok(n.interrupt.load(Ordering::Relaxed))
+    })?;
     core.set(
         "memory",
         lua.create_function(|lua, ()| Ok(lua.used_memory()))?,
@@ -333,23 +330,20 @@ pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
     // stat(what): the runtime's counters for this service (skynet.stat):
     // "message", messages handled; "cpu", seconds spent handling them (wall
     // time on the worker, the current message not included). Anything else: nil.
-    core.set(
-        "stat",
-        lua.create_function(|lua, what: String| {
-            with_native(lua, |n| {
-                let cell = n.node.router.cell(n.handle)?;
-                match what.as_str() {
-                    "message" => Some(Value::Integer(
-                        cell.handled.load(Ordering::Relaxed) as mlua::Integer
-                    )),
-                    "cpu" => Some(Value::Number(
-                        cell.busy_ns.load(Ordering::Relaxed) as f64 / 1e9,
-                    )),
-                    _ => None,
-                }
-            })
-        })?,
-    )?;
+    add(lua, &core, native, "stat", |_, n, what: String| {
+        let Some(cell) = n.node.router.cell(n.handle) else {
+            return Ok(None);
+        };
+        Ok(match what.as_str() {
+            "message" => Some(Value::Integer(
+                cell.handled.load(Ordering::Relaxed) as mlua::Integer
+            )),
+            "cpu" => Some(Value::Number(
+                cell.busy_ns.load(Ordering::Relaxed) as f64 / 1e9,
+            )),
+            _ => None,
+        })
+    })?;
     // memlimit(bytes): this VM's memory limit (0 = none). Returns the old one.
     core.set(
         "memlimit",

@@ -5,6 +5,7 @@
 mod boot;
 mod core;
 mod embedded;
+mod interrupt;
 mod loader;
 pub mod log;
 pub mod pack;

@@ -3,25 +3,22 @@
 //! On start the VM is built: the standard libraries, `skynet.core` and the other
 //! native modules in `package.preload`, a searcher for the embedded library after
 //! the user's `package.path`, the globals `SERVICE_NAME` and `SERVICE_PATH`,
-//! `print` going to the log, and an instruction hook that raises an error when the
-//! monitor (or an operator) interrupts the service. Then the `preload` file runs,
+//! `print` going to the log, and the coroutine functions that let the monitor (or
+//! an operator) interrupt the service (`interrupt.rs`). Then the `preload` file runs,
 //! and the service's chunk is called with its launch arguments as `...`. The chunk
 //! normally calls `skynet.start`, which registers the dispatch callback; every
 //! message is then handed to that callback.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
 
-use mlua::{HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Value, VmState};
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Value};
 
-use super::core::{self, Native};
+use super::core::{self, Callback, Native};
 use super::embedded;
+use super::interrupt::{self, Running};
 use super::loader;
 use crate::actor::{Context, Message, Payload, Service};
-
-/// How often (in VM instructions) the interrupt flag is checked.
-const HOOK_EVERY: u32 = 10_000;
 
 /// Where Lua code is looked for, shared by every Lua service of a node.
 #[derive(Clone, Debug)]
@@ -51,7 +48,27 @@ pub struct LuaService {
     args: Vec<String>,
     /// The code, when given as a string rather than found by name.
     source: Option<String>,
-    lua: Option<Lua>,
+    vm: Option<Vm>,
+}
+
+/// A started service's VM.
+struct Vm {
+    lua: Lua,
+    native: Arc<Native>,
+    /// The address of the VM's main `lua_State` (see `interrupt.rs`).
+    main: usize,
+    /// The dispatch function, as last registered with `skynet.core.callback`.
+    callback: Option<Function>,
+}
+
+impl Vm {
+    /// Records this VM as what the worker runs, for interrupts.
+    fn enter(&self) -> Running<'_> {
+        Running::enter(
+            self.main as *mut mlua::ffi::lua_State,
+            &self.native.interrupt,
+        )
+    }
 }
 
 impl LuaService {
@@ -62,7 +79,7 @@ impl LuaService {
             name: name.to_string(),
             args,
             source: None,
-            lua: None,
+            vm: None,
         }
     }
 
@@ -97,7 +114,7 @@ impl LuaService {
         }
     }
 
-    fn build(&self, ctx: &Context<'_>) -> mlua::Result<Lua> {
+    fn build(&self, ctx: &Context<'_>) -> mlua::Result<Vm> {
         // SAFETY: mlua marks the debug library unsafe because Lua code using it
         // (e.g. debug.setmetatable or debug.getregistry on mlua's internal values)
         // can break the invariants mlua's safe API relies on. Service code is
@@ -106,31 +123,21 @@ impl LuaService {
         let lua = unsafe {
             Lua::unsafe_new_with(StdLib::ALL_SAFE | StdLib::DEBUG, LuaOptions::default())
         };
-        let interrupt = ctx.interrupt_flag();
-        lua.set_app_data(Native {
-            node: ctx.node().clone(),
-            handle: ctx.handle(),
-            env: self.env.clone(),
-            session: 0,
-            interrupt: interrupt.clone(),
-            callback: None,
-            epoch: Instant::now(),
-        });
-        lua.set_hook(
-            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-            move |_, _| {
-                if interrupt.swap(false, Ordering::Relaxed) {
-                    Err(mlua::Error::runtime("interrupted: stuck on one message"))
-                } else {
-                    Ok(VmState::Continue)
-                }
-            },
-        );
+        let native = Arc::new(Native::new(
+            ctx.node().clone(),
+            ctx.handle(),
+            self.env.clone(),
+            ctx.interrupt_flag(),
+        ));
+        lua.set_app_data(Callback(None));
+        interrupt::install(&lua)?;
+        let main = interrupt::main_thread(&lua)? as usize;
         let package: mlua::Table = lua.globals().get("package")?;
         let preload: mlua::Table = package.get("preload")?;
+        let for_core = native.clone();
         preload.set(
             "skynet.core",
-            lua.create_function(|lua, ()| core::open(lua))?,
+            lua.create_function(move |lua, ()| core::open(lua, &for_core))?,
         )?;
         preload.set(
             "skynet.seri",
@@ -167,7 +174,12 @@ impl LuaService {
                 Ok(())
             })?,
         )?;
-        Ok(lua)
+        Ok(Vm {
+            lua,
+            native,
+            main,
+            callback: None,
+        })
     }
 
     fn boot(&mut self, ctx: &Context<'_>) -> Result<(), String> {
@@ -186,7 +198,9 @@ impl LuaService {
                 )
             })?,
         };
-        let lua = self.build(ctx).map_err(|e| e.to_string())?;
+        let vm = self.build(ctx).map_err(|e| e.to_string())?;
+        let _running = vm.enter();
+        let lua = &vm.lua;
         let run = || -> mlua::Result<()> {
             let globals = lua.globals();
             let package: mlua::Table = globals.get("package")?;
@@ -216,7 +230,8 @@ impl LuaService {
             chunk.call::<()>(args)
         };
         run().map_err(|e| e.to_string())?;
-        self.lua = Some(lua);
+        drop(_running);
+        self.vm = Some(vm);
         Ok(())
     }
 }
@@ -228,13 +243,13 @@ impl Service for LuaService {
     }
 
     fn handle(&mut self, ctx: &mut Context<'_>, message: Message) {
-        let Some(lua) = &self.lua else {
+        let Some(vm) = &mut self.vm else {
             return;
         };
-        let callback = lua
-            .app_data_ref::<Native>()
-            .and_then(|n| n.callback.clone());
-        let Some(callback) = callback else {
+        if vm.native.callback_changed.swap(false, Ordering::Relaxed) {
+            vm.callback = vm.lua.app_data_ref::<Callback>().and_then(|c| c.0.clone());
+        }
+        let Some(callback) = &vm.callback else {
             super::log::service_line(
                 ctx.handle(),
                 &format!(
@@ -244,6 +259,8 @@ impl Service for LuaService {
             );
             return;
         };
+        let _running = vm.enter();
+        let lua = &vm.lua;
         let result = (|| -> mlua::Result<()> {
             let (data, size) = match &message.payload {
                 Payload::Bytes(b) => (Value::String(lua.create_string(b)?), b.len()),

@@ -1,0 +1,194 @@
+//! Stopping a Lua service stuck on one message (`while true do end`).
+//!
+//! A Lua VM checks nothing while it runs a loop with no calls, and a count hook
+//! left on every coroutine would slow every instruction. So, as the standalone
+//! `lua` interpreter does for Ctrl-C, the hook is set only when it is needed,
+//! from a signal handler: when a service is interrupted, the actor layer raises
+//! its flag and signals the worker running it (`actor/interrupt.rs`); the
+//! handler sets a count hook on the Lua thread that worker is running; the hook
+//! fires at the next instruction, removes itself, and raises
+//! `interrupted: stuck on one message` if the flag is still up. The error ends
+//! the handler's coroutine like any other error (its caller gets an error
+//! response); the service lives on.
+//!
+//! To know which Lua thread is running, each worker keeps it in a thread-local:
+//! the VM's main thread while a service's message is handled
+//! ([`Running::enter`]), and the coroutine being resumed during
+//! `coroutine.resume` (replaced here by a wrapper that records it) and in the
+//! functions made by `coroutine.wrap` (rebuilt on that `resume`). So every
+//! coroutine is covered, the ones user code makes too.
+
+use std::ffi::c_int;
+use std::ptr::null_mut;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::OnceLock;
+
+use mlua::{ffi, Lua};
+
+thread_local! {
+    /// The Lua thread this worker is running, or null.
+    static ACTIVE: AtomicPtr<ffi::lua_State> = const { AtomicPtr::new(null_mut()) };
+    /// The interrupt flag of the service whose message this worker is handling.
+    static FLAG: AtomicPtr<AtomicBool> = const { AtomicPtr::new(null_mut()) };
+}
+
+/// The Lua library's `coroutine.resume` (the same for every VM).
+static ORIGINAL_RESUME: OnceLock<ffi::lua_CFunction> = OnceLock::new();
+
+/// `coroutine.wrap` rebuilt on the recording `coroutine.resume`, with the
+/// library's behaviour: errors are raised with position information (for
+/// strings), and a coroutine that failed is closed.
+const WRAP: &str = r#"
+local create, resume, status, close = coroutine.create, coroutine.resume, coroutine.status, coroutine.close
+local function finish(co, ok, ...)
+	if ok then
+		return ...
+	end
+	local err = ...
+	if status(co) == "dead" then
+		local closed, closing_err = close(co)
+		if not closed then
+			err = closing_err
+		end
+	end
+	error(err, type(err) == "string" and 2 or 0)
+end
+return function(f)
+	local co = create(f)
+	return function(...)
+		return finish(co, resume(co, ...))
+	end
+end
+"#;
+
+/// Sets up `lua` for interrupts: replaces `coroutine.resume` and
+/// `coroutine.wrap`, and installs the process's signal action (once).
+pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
+    // SAFETY: `on_signal` only reads a thread-local atomic and calls
+    // lua_sethook, which Lua documents as safe to call from a signal handler
+    // (ldebug.c; lua.c's own SIGINT handler does exactly this).
+    unsafe {
+        crate::actor::set_signal_action(on_signal);
+    }
+    // SAFETY: the closure reads coroutine.resume (pushed and popped with
+    // balanced stack use) through lua_tocfunction, which returns null for
+    // anything but a C function.
+    let original = unsafe {
+        let mut original = None;
+        lua.exec_raw::<()>((), |state| {
+            ffi::lua_getglobal(state, c"coroutine".as_ptr());
+            ffi::lua_getfield(state, -1, c"resume".as_ptr());
+            original = ffi::lua_tocfunction(state, -1);
+            ffi::lua_pop(state, 2);
+        })?;
+        original
+    };
+    let Some(original) = original else {
+        return Err(mlua::Error::runtime(
+            "coroutine.resume is not the library's",
+        ));
+    };
+    ORIGINAL_RESUME.get_or_init(|| original);
+    // SAFETY: `resume_recording` follows the lua_CFunction protocol (see its
+    // comment).
+    let recording = unsafe { lua.create_c_function(resume_recording)? };
+    let coroutine: mlua::Table = lua.globals().get("coroutine")?;
+    coroutine.set("resume", recording)?;
+    let wrap: mlua::Function = lua
+        .load(WRAP)
+        .set_name("=[lunet] coroutine.wrap")
+        .call(())?;
+    coroutine.set("wrap", wrap)
+}
+
+/// `coroutine.resume`, recording the coroutine as the running Lua thread for
+/// as long as it runs.
+///
+/// # Safety
+/// Called by Lua as a C function. The library's resume raises only for a first
+/// argument that is not a coroutine (checked before anything is recorded, and
+/// left to it to raise) or when memory runs out in its error paths; a raise
+/// longjmps over this frame, which holds nothing with a destructor, and would
+/// leave the record pointing at `co` until [`Running`] clears it at the end of
+/// the message.
+unsafe extern "C-unwind" fn resume_recording(l: *mut ffi::lua_State) -> c_int {
+    let Some(&original) = ORIGINAL_RESUME.get() else {
+        return 0;
+    };
+    let co = ffi::lua_tothread(l, 1);
+    if co.is_null() {
+        return original(l);
+    }
+    let outer = ACTIVE.with(|a| a.swap(co, Ordering::Relaxed));
+    let results = original(l);
+    ACTIVE.with(|a| a.store(outer, Ordering::Relaxed));
+    results
+}
+
+/// The signal action: hooks the Lua thread this worker is running.
+fn on_signal() {
+    let state = ACTIVE.with(|a| a.load(Ordering::Relaxed));
+    if !state.is_null() {
+        // SAFETY: `state` is the Lua thread this very thread is running (it
+        // is recorded only while it runs, see `Running` and
+        // `resume_recording`), interrupted by this signal; lua_sethook is
+        // documented as callable from a signal handler.
+        unsafe { ffi::lua_sethook(state, Some(hook), ffi::LUA_MASKCOUNT, 1) };
+    }
+}
+
+/// The count hook set by the signal: removes itself, and raises the interrupt
+/// error if the service's flag is still up (the message may have ended, and
+/// the hook fired in a later one).
+unsafe extern "C-unwind" fn hook(l: *mut ffi::lua_State, _: *mut ffi::lua_Debug) {
+    ffi::lua_sethook(l, None, 0, 0);
+    let flag = FLAG.with(|f| f.load(Ordering::Relaxed));
+    // SAFETY: FLAG points into an Arc the running service holds for as long
+    // as it is set (see `Running`).
+    if !flag.is_null() && unsafe { &*flag }.swap(false, Ordering::Relaxed) {
+        ffi::luaL_where(l, 0);
+        ffi::lua_pushstring(l, c"interrupted: stuck on one message".as_ptr());
+        ffi::lua_concat(l, 2);
+        // Longjmps out of the hook; nothing here has a destructor.
+        ffi::lua_error(l);
+    }
+}
+
+/// A worker running a Lua service's code: records its main Lua thread and
+/// interrupt flag until dropped.
+pub(crate) struct Running<'a> {
+    _flag: std::marker::PhantomData<&'a AtomicBool>,
+}
+
+impl<'a> Running<'a> {
+    /// Records `main` (the VM's main thread, alive as long as the VM) and
+    /// `flag` for this worker.
+    pub(crate) fn enter(main: *mut ffi::lua_State, flag: &'a AtomicBool) -> Running<'a> {
+        FLAG.with(|f| {
+            f.store(
+                flag as *const AtomicBool as *mut AtomicBool,
+                Ordering::Relaxed,
+            )
+        });
+        ACTIVE.with(|a| a.store(main, Ordering::Relaxed));
+        Running {
+            _flag: std::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        ACTIVE.with(|a| a.store(null_mut(), Ordering::Relaxed));
+        FLAG.with(|f| f.store(null_mut(), Ordering::Relaxed));
+    }
+}
+
+/// The main Lua thread of `lua`.
+pub(crate) fn main_thread(lua: &Lua) -> mlua::Result<*mut ffi::lua_State> {
+    let mut main = null_mut();
+    // SAFETY: the closure only reads the state pointer mlua runs it on, which
+    // outside any callback is the VM's main thread.
+    unsafe { lua.exec_raw::<()>((), |state| main = state)? };
+    Ok(main)
+}
