@@ -7,6 +7,10 @@
 -- creation. Policy lives in this file; the mechanism (sending, sessions,
 -- timers) is the native module `skynet.core`.
 --
+-- The less used functions live in lua/lunet/skynet_*.lua and are loaded the
+-- first time a service uses one of them (the `parts` at the end of this file),
+-- so an idle service holds only what it uses.
+--
 -- Differences from skynet, on purpose:
 --   * a request whose handler ends (or fails) without responding is answered
 --     with an error, so the caller never waits forever (skynet only logs);
@@ -76,10 +80,6 @@ local running_thread
 skynet.pack = seri.pack
 skynet.unpack = seri.unpack
 
-function skynet.packstring(...)
-	return (seri.pack(...))
-end
-
 function skynet.tostring(msg, sz)
 	if msg == nil then
 		return ""
@@ -88,10 +88,6 @@ function skynet.tostring(msg, sz)
 		return msg:sub(1, sz)
 	end
 	return msg
-end
-
-function skynet.trash(msg, sz)
-	-- Messages are Lua strings here; the garbage collector owns them.
 end
 
 function skynet.register_protocol(class)
@@ -160,17 +156,8 @@ function skynet.address(addr)
 	return tostring(addr)
 end
 
-function skynet.localname(name)
-	return c.query(name)
-end
-
 function skynet.getenv(key)
 	return c.getenv(key)
-end
-
-function skynet.setenv(key, value)
-	assert(c.getenv(key) == nil, "setenv: can't change existing key " .. key)
-	c.setenv(key, tostring(value))
 end
 
 function skynet.error(...)
@@ -186,18 +173,6 @@ end
 
 function skynet.now()
 	return c.now()
-end
-
-function skynet.starttime()
-	return c.starttime()
-end
-
-function skynet.time()
-	return c.starttime() + c.now() / 100
-end
-
-function skynet.hpc()
-	return c.hpc()
 end
 
 -- ----- coroutines -----
@@ -388,16 +363,6 @@ function skynet.send(addr, typename, ...)
 	return c.send(addr, p.id, 0, p.pack(...)) ~= nil
 end
 
-function skynet.rawsend(addr, typename, msg, sz)
-	local p = proto[typename]
-	return c.send(addr, p.id, 0, msg, sz) ~= nil
-end
-
-function skynet.redirect(addr, source, typename, session, msg, sz)
-	local id = type(typename) == "number" and typename or proto[typename].id
-	return c.redirect(addr, source, id, session, skynet.tostring(msg, sz))
-end
-
 function skynet.call(addr, typename, ...)
 	local p = proto[typename]
 	local session = c.send(addr, p.id, nil, p.pack(...))
@@ -405,15 +370,6 @@ function skynet.call(addr, typename, ...)
 		error("call to invalid address " .. skynet.address(addr), 2)
 	end
 	return p.unpack(wait_response(session, addr))
-end
-
-function skynet.rawcall(addr, typename, msg, sz)
-	local p = proto[typename]
-	local session = c.send(addr, p.id, nil, msg, sz)
-	if session == nil then
-		error("call to invalid address " .. skynet.address(addr), 2)
-	end
-	return wait_response(session, addr)
 end
 
 -- ----- responding -----
@@ -446,11 +402,6 @@ function skynet.retpack(...)
 	return skynet.ret(seri.pack(...))
 end
 
-function skynet.ignoreret()
-	local co = current_request("skynet.ignoreret")
-	request_session[co] = 0
-end
-
 function skynet.response(pack)
 	pack = pack or seri.pack
 	local co, session = current_request("skynet.response")
@@ -474,14 +425,6 @@ function skynet.response(pack)
 			return c.send(source, PTYPE_RESPONSE, session, pack(...)) ~= nil
 		end
 		return c.send(source, PTYPE_ERROR, session, "") ~= nil
-	end
-end
-
-function skynet.context()
-	local co = running_thread or coroutine_running()
-	local session = request_session[co]
-	if session then
-		return session < 0 and -session or session, request_source[co]
 	end
 end
 
@@ -546,22 +489,6 @@ function skynet.fork(func, ...)
 	return co
 end
 
-function skynet.task(ret)
-	if ret == nil then
-		local n = 0
-		for _ in pairs(tasks) do
-			n = n + 1
-		end
-		return n
-	end
-	if type(ret) == "table" then
-		for co in pairs(tasks) do
-			ret[tostring(co)] = traceback(co)
-		end
-		return
-	end
-end
-
 -- ----- the service's life -----
 
 function skynet.exit()
@@ -576,30 +503,6 @@ function skynet.exit()
 	skynet.send(".launcher", "lua", "REMOVE", c.self(), false)
 	c.exit()
 	coroutine_yield("QUIT")
-end
-
-function skynet.memlimit(bytes)
-	return c.memlimit(bytes)
-end
-
-function skynet.mqlen()
-	return c.mqlen()
-end
-
-function skynet.endless()
-	return c.endless()
-end
-
-function skynet.stat(what)
-	if what == "mqlen" then
-		return c.mqlen()
-	elseif what == "endless" then
-		return c.endless()
-	elseif what == "task" then
-		return skynet.task()
-	elseif what == "memory" then
-		return c.memory()
-	end
 end
 
 local init_funcs = {}
@@ -634,323 +537,6 @@ function skynet.start(start_func)
 	end)
 end
 
--- ----- services: newservice, uniqueservice, queryservice (via the launcher) -----
---
--- The handshake: newservice calls the launcher (`.launcher`, LAUNCH); the
--- launcher starts the service with skynet.launch, which returns once the
--- service's code has loaded; the service's skynet.start then runs its start
--- function and sends LAUNCHOK (or ERROR with the message) to `.launcher`, and
--- the launcher answers the caller. skynet.exit sends REMOVE, so a service that
--- exits inside its start function still answers. LAUNCH answers `handle` or
--- `nil, message` (skynet's launcher answers an error response instead; the
--- message travels this way), and newservice raises with the message.
-
--- skynet.launch("snlua", name, ...) -> handle | nil, message (also
--- skynet.manager's launch). Blocks the calling coroutine until the service's
--- code has loaded: its chunk ran, its start function has not. The arguments are
--- passed as strings. Only Lua services ("snlua") exist in lunet.
-function skynet.launch(service_type, name, ...)
-	if service_type ~= "snlua" then
-		error(string.format("skynet.launch: unknown service type %q (lunet runs Lua services: \"snlua\")",
-			tostring(service_type)), 2)
-	end
-	if type(name) ~= "string" then
-		error("skynet.launch: service name expected, got " .. type(name), 2)
-	end
-	local handle, session = c.spawn(name, ...)
-	waiting[session] = running_thread or coroutine_running()
-	local ok, msg = coroutine_yield("SUSPEND")
-	if ok then
-		return handle
-	end
-	return nil, tostring(msg)
-end
-
-local function launcher_call(what, ...)
-	if c.query(".launcher") == nil then
-		error(what .. ": no launcher (.launcher) is running; start the node through bootstrap", 3)
-	end
-	return skynet.call(".launcher", "lua", ...)
-end
-
-function skynet.newservice(name, ...)
-	local handle, err = launcher_call("skynet.newservice", "LAUNCH", "snlua", name, ...)
-	if not handle then
-		error(string.format("skynet.newservice %s: %s", tostring(name), tostring(err)), 2)
-	end
-	return handle
-end
-
-local function service_mgr_call(what, ...)
-	if c.query(".service") == nil then
-		error(what .. ": no service manager (.service) is running; start the node through bootstrap", 3)
-	end
-	return skynet.call(".service", "lua", ...)
-end
-
--- uniqueservice([global,] name, ...): one service of that name per node,
--- launched by the first caller; later (and concurrent) callers get the same
--- handle. `global` (skynet's cluster-wide flag) is accepted and ignored: a
--- lunet node is its own world.
-function skynet.uniqueservice(global, ...)
-	if global == true then
-		return skynet.uniqueservice(...)
-	end
-	local name = global
-	local handle, err = service_mgr_call("skynet.uniqueservice", "LAUNCH", name, ...)
-	if not handle then
-		error(string.format("skynet.uniqueservice %s: %s", tostring(name), tostring(err)), 2)
-	end
-	return handle
-end
-
--- queryservice([global,] name): the handle of unique service `name`; waits
--- until some caller's uniqueservice has launched it (as in skynet).
-function skynet.queryservice(global, ...)
-	if global == true then
-		return skynet.queryservice(...)
-	end
-	local name = global
-	local handle, err = service_mgr_call("skynet.queryservice", "QUERY", name)
-	if not handle then
-		error(string.format("skynet.queryservice %s: %s", tostring(name), tostring(err)), 2)
-	end
-	return handle
-end
-
--- ----- requests, the debug protocol, term, killthread -----
-
--- skynet.request: several calls at once, their responses taken as they arrive.
---
---   local reqs = skynet.request()
---   reqs:add { addr, "lua", "CMD", arg, token = 1 }   -- or reqs { ... }
---   for req, resp, err in reqs:select(timeout) do ... end
---
--- `select` sends every request, then iterates in arrival order: a success
--- gives the request table and its response unpacked into a table (`resp[1]`,
--- ..., `resp.n`); a failure (an error response, an address that does not
--- exist, a response that does not unpack) gives the request table, nil, and a
--- message — it is reported in the loop, never raised, so one failure does not
--- lose the others. `timeout` is in centiseconds, as skynet.sleep; when it
--- passes with requests outstanding, `reqs.timeout` is set, those requests are
--- abandoned (their late responses dropped) and the loop ends after the
--- responses that came before it. Without a timeout the loop ends when every
--- request has been answered. Leaving the loop early (break, error) abandons
--- the rest too: `select` returns `reqs` as the for loop's closing value.
--- A request object selects once; the loop must run in the coroutine that
--- called `select`.
-local request_meta = {}
-request_meta.__index = request_meta
-
-function skynet.request(obj)
-	local reqs = setmetatable({}, request_meta)
-	if obj then
-		reqs:add(obj)
-	end
-	return reqs
-end
-
-function request_meta:add(obj)
-	if type(obj) ~= "table" then
-		error("request:add: { addr, typename, ... } expected, got " .. type(obj), 2)
-	end
-	if self._sessions then
-		error("request:add: select has started", 2)
-	end
-	self[#self + 1] = obj
-	return self
-end
-
-request_meta.__call = request_meta.add
-
--- Drops every outstanding request and the timer: late responses are ignored.
-function request_meta:close()
-	local sessions = self._sessions
-	if sessions then
-		for session in pairs(sessions) do
-			drop_task(waiting[session])
-			waiting[session] = nil
-			watching[session] = nil
-			sessions[session] = nil
-		end
-	end
-	if self._timer then
-		drop_task(waiting[self._timer])
-		waiting[self._timer] = nil
-		self._timer = nil
-	end
-end
-
-request_meta.__close = request_meta.close
-
-local function packed(ok, ...)
-	if ok then
-		return table.pack(...)
-	end
-	return nil, tostring((...))
-end
-
-function request_meta:select(timeout)
-	if self._sessions then
-		error("request:select: already selected", 2)
-	end
-	local sessions = {} -- session -> request, while outstanding
-	local arrived = {} -- { req, ok, msg, sz, proto } in arrival order
-	self._sessions = sessions
-	local function arrive(entry)
-		arrived[#arrived + 1] = entry
-		skynet.wakeup(self)
-	end
-	for i = 1, #self do
-		local req = self[i]
-		local addr, p = req[1], proto[req[2]]
-		local session
-		if p then
-			session = c.send(addr, p.id, nil, p.pack(table.unpack(req, 3, req.n or #req)))
-		end
-		if session == nil then
-			local why = p and "invalid address " .. skynet.address(addr)
-				or "unknown protocol " .. tostring(req[2])
-			arrived[#arrived + 1] = { req, false, why }
-		else
-			sessions[session] = req
-			watching[session] = addr
-			waiting[session] = task_of(function(ok, msg, sz)
-				sessions[session] = nil
-				watching[session] = nil
-				if ok then
-					arrive { req, true, msg, sz, p }
-				else
-					arrive { req, false, string.format("call to %s failed", skynet.address(addr)) }
-				end
-			end)
-		end
-	end
-	if timeout and next(sessions) then
-		local timer = c.timeout(timeout)
-		self._timer = timer
-		waiting[timer] = task_of(function()
-			self._timer = nil
-			if next(sessions) then
-				self.timeout = true
-				self:close()
-				skynet.wakeup(self)
-			end
-		end)
-	end
-	local function iterate()
-		while true do
-			local entry = table.remove(arrived, 1)
-			if entry then
-				local req = entry[1]
-				if not entry[2] then
-					return req, nil, entry[3]
-				end
-				local resp, err = packed(pcall(entry[5].unpack, entry[3], entry[4]))
-				return req, resp, err
-			end
-			if next(sessions) == nil then
-				self:close()
-				return nil
-			end
-			skynet.wait(self)
-		end
-	end
-	return iterate, nil, nil, self
-end
-
--- Whether addresses a and b (handles, ":%08x" strings or ".names") are the
--- same service.
-local function same_service(a, b)
-	local function handle(addr)
-		if type(addr) == "string" then
-			if addr:sub(1, 1) == ":" then
-				return tonumber(addr:sub(2), 16)
-			end
-			return c.query(addr)
-		end
-		return addr
-	end
-	return a == b or handle(a) == handle(b)
-end
-
--- skynet.term(service): `service` is gone. Every call from this service still
--- waiting on it (skynet.call, rawcall, request) raises, after the current message.
-function skynet.term(service)
-	local victims = {}
-	for session, addr in pairs(watching) do
-		if same_service(addr, service) then
-			local co = waiting[session]
-			waiting[session] = nil
-			watching[session] = nil
-			if type(co) == "thread" then
-				victims[#victims + 1] = co
-			end
-		end
-	end
-	if #victims > 0 then
-		forks[#forks + 1] = task_of(function()
-			for _, co in ipairs(victims) do
-				resume(co, false)
-			end
-		end)
-	end
-end
-
--- skynet.killthread(co | token | string): kills a suspended coroutine. `co`
--- may be a queued fork, a coroutine waiting on a call, sleep or wait, the token
--- of a sleep or wait, or part of tostring(co) (as skynet.task prints it). Its
--- pending session is dropped, the request it was handling (if unanswered) gets
--- an error, and it is closed. Returns the coroutine, or nil if none was found.
-function skynet.killthread(thread)
-	for i, co in ipairs(forks) do
-		if co == thread then
-			table.remove(forks, i)
-			if not drop_task(co) then
-				tasks[co] = nil
-			end
-			return co
-		end
-	end
-	local session = sleeping[thread]
-	if session == nil then
-		for s, co in pairs(waiting) do
-			if co == thread or (type(thread) == "string" and type(co) == "thread"
-				and tostring(co):find(thread, 1, true)) then
-				session = s
-				break
-			end
-		end
-	end
-	local co = session and waiting[session]
-	if type(co) ~= "thread" or not tasks[co] then
-		return nil
-	end
-	waiting[session] = nil
-	watching[session] = nil
-	for token, s in pairs(sleeping) do
-		if s == session then
-			sleeping[token] = nil
-		end
-	end
-	finish_request(co, true)
-	if not drop_task(co) then
-		tasks[co] = nil
-		coroutine.close(co)
-	end
-	return co
-end
-
--- skynet.stat's counters kept by the runtime: "message" (messages handled)
--- and "cpu" (seconds spent handling them).
-local stat_lua = skynet.stat
-function skynet.stat(what)
-	if what == "message" or what == "cpu" then
-		return c.stat(what)
-	end
-	return stat_lua(what)
-end
-
 -- The debug protocol (PTYPE_DEBUG), answered by every service: MEM, GC,
 -- STAT, TASK, INFO, EXIT, TERM, PING, SUPPORT (see skynet/debug.lua, loaded
 -- at the first debug message so idle services do not pay for it).
@@ -982,5 +568,57 @@ skynet.register_protocol {
 		return debug_dispatch(...)
 	end,
 }
+
+-- ----- the parts loaded on first use (lua/lunet/skynet_*.lua) -----
+
+-- What the parts share with this file.
+local function internals()
+	return {
+		c = c,
+		seri = seri,
+		proto = proto,
+		waiting = waiting,
+		watching = watching,
+		sleeping = sleeping,
+		request_session = request_session,
+		request_source = request_source,
+		tasks = tasks,
+		forks = forks,
+		task_of = task_of,
+		drop_task = drop_task,
+		resume = resume,
+		finish_request = finish_request,
+		wait_response = wait_response,
+		current_request = current_request,
+		-- The running task (see running_thread).
+		running = function()
+			return running_thread or coroutine_running()
+		end,
+	}
+end
+
+-- part -> the names it defines, space-separated (with a space at each end).
+local parts = {
+	["lunet.skynet_misc"] = " packstring trash rawsend rawcall redirect ignoreret context"
+		.. " localname setenv starttime time hpc task memlimit mqlen endless stat ",
+	["lunet.skynet_services"] = " launch newservice uniqueservice queryservice ",
+	["lunet.skynet_requests"] = " request term killthread ",
+}
+
+setmetatable(skynet, {
+	__index = function(_, name)
+		if type(name) ~= "string" then
+			return nil
+		end
+		local key = " " .. name .. " "
+		for part, names in pairs(parts) do
+			if names:find(key, 1, true) then
+				parts[part] = nil
+				require(part)(skynet, internals())
+				return rawget(skynet, name)
+			end
+		end
+	end,
+})
 
 return skynet

@@ -61,24 +61,19 @@ impl Native {
     }
 }
 
-/// Adds native `name` to `core`: `f` gets the VM, the service's [`Native`] and
-/// the Lua arguments.
-fn add<A, R>(
+/// A native function: `f` gets the VM, the service's [`Native`] and the Lua
+/// arguments.
+fn func<A, R>(
     lua: &Lua,
-    core: &Table,
     native: &Arc<Native>,
-    name: &str,
     f: impl Fn(&Lua, &Native, A) -> mlua::Result<R> + Send + 'static,
-) -> mlua::Result<()>
+) -> mlua::Result<Function>
 where
     A: FromLuaMulti,
     R: IntoLuaMulti,
 {
     let native = native.clone();
-    core.set(
-        name,
-        lua.create_function(move |lua, args| f(lua, &native, args))?,
-    )
+    lua.create_function(move |lua, args| f(lua, &native, args))
 }
 
 fn error(function: &str, message: impl std::fmt::Display) -> mlua::Error {
@@ -125,18 +120,37 @@ fn body(msg: Option<BString>, size: Option<usize>) -> Payload {
 
 /// Builds the `skynet.core` table for `lua`, with `native` shared by every
 /// function in it.
+///
+/// The functions are made on first use (the table's `__index`), so a service
+/// holds only the ones it calls: each costs a closure in the VM, and most
+/// services call a handful.
 pub(crate) fn open(lua: &Lua, native: &Arc<Native>) -> mlua::Result<Table> {
     let core = lua.create_table()?;
+    core.set("PTYPE_ERROR", ptype::ERROR)?;
+    let meta = lua.create_table()?;
+    let native = native.clone();
+    meta.set(
+        "__index",
+        lua.create_function(move |lua, (core, name): (Table, mlua::String)| {
+            let Some(f) = make(lua, &native, &name.to_str()?)? else {
+                return Ok(None);
+            };
+            core.raw_set(name, &f)?;
+            Ok(Some(f))
+        })?,
+    )?;
+    core.set_metatable(Some(meta));
+    Ok(core)
+}
 
-    // send(addr, ptype, session|nil, msg[, sz]) -> session | nil (dead address).
-    // A nil session allocates one (a request). sz: send only msg's first sz bytes.
-    type SendArgs = (Value, u8, Option<i32>, Option<BString>, Option<usize>);
-    add(
-        lua,
-        &core,
-        native,
-        "send",
-        |_, n, (addr, ptype, session, msg, size): SendArgs| {
+/// The native function `name`, or `None` if there is none.
+fn make(lua: &Lua, native: &Arc<Native>, name: &str) -> mlua::Result<Option<Function>> {
+    let f = match name {
+        // send(addr, ptype, session|nil, msg[, sz]) -> session | nil (dead
+        // address). A nil session allocates one (a request). sz: send only
+        // msg's first sz bytes.
+        "send" => func(lua, native, |_, n, args: SendArgs| {
+            let (addr, ptype, session, msg, size) = args;
             let Some(to) = address(n, "send", &addr)? else {
                 return Ok(None);
             };
@@ -145,124 +159,84 @@ pub(crate) fn open(lua: &Lua, native: &Arc<Native>) -> mlua::Result<Table> {
                 .send(n.handle, to, ptype, session, body(msg, size))
                 .ok()
                 .map(|()| session))
-        },
-    )?;
-
-    // redirect(addr, source, ptype, session, msg)
-    type RedirectArgs = (Value, Value, u8, i32, Option<BString>);
-    add(
-        lua,
-        &core,
-        native,
-        "redirect",
-        |_, n, (addr, source, ptype, session, msg): RedirectArgs| {
+        })?,
+        // redirect(addr, source, ptype, session, msg)
+        "redirect" => func(lua, native, |_, n, args: RedirectArgs| {
+            let (addr, source, ptype, session, msg) = args;
             let to = address(n, "redirect", &addr)?;
             let from = address(n, "redirect", &source)?.unwrap_or(Handle::SYSTEM);
             let payload = body(msg, None);
             Ok(to.is_some_and(|to| n.node.send(from, to, ptype, session, payload).is_ok()))
-        },
-    )?;
-
-    add(lua, &core, native, "genid", |_, n, ()| Ok(n.new_session()))?;
-    add(lua, &core, native, "self", |_, n, ()| Ok(n.handle.get()))?;
-    add(lua, &core, native, "now", |_, n, ()| Ok(n.node.now()))?;
-    add(lua, &core, native, "starttime", |_, n, ()| {
-        Ok(n.node.start_time())
-    })?;
-    add(lua, &core, native, "hpc", |_, n, ()| {
-        Ok(n.epoch.elapsed().as_nanos() as i64)
-    })?;
-
-    // timeout(cs) -> session: a response with that session after cs centiseconds.
-    add(lua, &core, native, "timeout", |_, n, centis: i64| {
-        let session = n.new_session();
-        let centis = u32::try_from(centis.max(0)).unwrap_or(u32::MAX);
-        n.node.timeout(n.handle, centis, session);
-        Ok(session)
-    })?;
-
-    // callback(f) -> previous: f(ptype, msg, sz, session, source) for every
-    // message. Returns the callback it replaces (skynet.manager's filter and
-    // forward_type wrap it).
-    add(lua, &core, native, "callback", |lua, n, f: Function| {
-        let mut slot = lua
-            .app_data_mut::<Callback>()
-            .ok_or_else(|| error("callback", "not running in a service"))?;
-        n.callback_changed.store(true, Ordering::Relaxed);
-        Ok(slot.0.replace(f))
-    })?;
-
-    add(lua, &core, native, "exit", |_, n, ()| {
-        n.node.kill(n.handle);
-        Ok(())
-    })?;
-    add(lua, &core, native, "kill", |_, n, addr: Value| {
-        if let Some(h) = address(n, "kill", &addr)? {
-            n.node.kill(h);
-        }
-        Ok(())
-    })?;
-    // name(".name", addr): register a local name.
-    add(
-        lua,
-        &core,
-        native,
-        "name",
-        |_, n, (name, addr): (String, Value)| {
+        })?,
+        "genid" => func(lua, native, |_, n, ()| Ok(n.new_session()))?,
+        "self" => func(lua, native, |_, n, ()| Ok(n.handle.get()))?,
+        "now" => func(lua, native, |_, n, ()| Ok(n.node.now()))?,
+        "starttime" => func(lua, native, |_, n, ()| Ok(n.node.start_time()))?,
+        "hpc" => func(lua, native, |_, n, ()| {
+            Ok(n.epoch.elapsed().as_nanos() as i64)
+        })?,
+        // timeout(cs) -> session: a response with that session after cs
+        // centiseconds.
+        "timeout" => func(lua, native, |_, n, centis: i64| {
+            let session = n.new_session();
+            let centis = u32::try_from(centis.max(0)).unwrap_or(u32::MAX);
+            n.node.timeout(n.handle, centis, session);
+            Ok(session)
+        })?,
+        // callback(f) -> previous: f(ptype, msg, sz, session, source) for
+        // every message. Returns the callback it replaces (skynet.manager's
+        // filter and forward_type wrap it).
+        "callback" => func(lua, native, |lua, n, f: Function| {
+            let mut slot = lua
+                .app_data_mut::<Callback>()
+                .ok_or_else(|| error("callback", "not running in a service"))?;
+            n.callback_changed.store(true, Ordering::Relaxed);
+            Ok(slot.0.replace(f))
+        })?,
+        "exit" => func(lua, native, |_, n, ()| {
+            n.node.kill(n.handle);
+            Ok(())
+        })?,
+        "kill" => func(lua, native, |_, n, addr: Value| {
+            if let Some(h) = address(n, "kill", &addr)? {
+                n.node.kill(h);
+            }
+            Ok(())
+        })?,
+        // name(".name", addr): register a local name.
+        "name" => func(lua, native, |_, n, (name, addr): (String, Value)| {
             if !name.starts_with('.') {
-                return Err(error(
-                    "name",
-                    format!("local names start with '.', got {name:?}"),
-                ));
+                let why = format!("local names start with '.', got {name:?}");
+                return Err(error("name", why));
             }
             let target =
                 address(n, "name", &addr)?.ok_or_else(|| error("name", "invalid address"))?;
             n.node.register_name(&name, target);
             Ok(())
-        },
-    )?;
-    add(lua, &core, native, "query", |_, n, name: String| {
-        Ok(n.node.query_name(&name).map(Handle::get))
-    })?;
-    add(lua, &core, native, "getenv", |_, n, key: String| {
-        Ok(n.node.getenv(&key))
-    })?;
-    add(
-        lua,
-        &core,
-        native,
-        "setenv",
-        |_, n, (key, value): (String, String)| {
+        })?,
+        "query" => func(lua, native, |_, n, name: String| {
+            Ok(n.node.query_name(&name).map(Handle::get))
+        })?,
+        "getenv" => func(lua, native, |_, n, key: String| Ok(n.node.getenv(&key)))?,
+        "setenv" => func(lua, native, |_, n, (key, value): (String, String)| {
             n.node.setenv(&key, &value);
             Ok(())
-        },
-    )?;
-
-    // error(msg[, source]): a log line prefixed with this service's handle, or
-    // with `source`'s (the logger service logs lines sent to it on behalf of
-    // their senders).
-    add(
-        lua,
-        &core,
-        native,
-        "error",
-        |_, n, (message, source): (mlua::String, Option<u32>)| {
+        })?,
+        // error(msg[, source]): a log line prefixed with this service's
+        // handle, or with `source`'s (the logger service logs lines sent to it
+        // on behalf of their senders).
+        "error" => func(lua, native, |_, n, args: (mlua::String, Option<u32>)| {
+            let (message, source) = args;
             let from = source.map_or(n.handle, Handle::from_raw);
             crate::lua::log::service_line(from, &message.to_string_lossy());
             Ok(())
-        },
-    )?;
-
-    // spawn(name, args...) -> handle, session: launches a Lua service; when its
-    // code has loaded (the chunk ran, before the start function), this service
-    // gets a response with `session`, or an error whose message says why (not
-    // found, with the paths searched; a syntax error; an error in the chunk).
-    add(
-        lua,
-        &core,
-        native,
-        "spawn",
-        |_, n, (name, args): (String, MultiValue)| {
+        })?,
+        // spawn(name, args...) -> handle, session: launches a Lua service;
+        // when its code has loaded (the chunk ran, before the start function),
+        // this service gets a response with `session`, or an error whose
+        // message says why (not found, with the paths searched; a syntax
+        // error; an error in the chunk).
+        "spawn" => func(lua, native, |_, n, (name, args): (String, MultiValue)| {
             let args: Vec<String> = args
                 .iter()
                 .map(|v| match v {
@@ -278,80 +252,67 @@ pub(crate) fn open(lua: &Lua, native: &Arc<Native>) -> mlua::Result<Table> {
                 StartNotice::Reply(n.handle, session),
             );
             Ok((handle.get(), session))
-        },
-    )?;
-    // abort([error]): stops the node (every service is killed; `lunet run`
-    // exits, non-zero with `error` if given).
-    add(
-        lua,
-        &core,
-        native,
-        "abort",
-        |_, n, error: Option<String>| {
+        })?,
+        // abort([error]): stops the node (every service is killed; `lunet
+        // run` exits, non-zero with `error` if given).
+        "abort" => func(lua, native, |_, n, error: Option<String>| {
             n.node.abort(error);
             Ok(())
-        },
-    )?;
-    // monitor([addr]) -> current: sets the service told of every exit (a
-    // `client` message from the service that exited); no argument only queries.
-    add(
-        lua,
-        &core,
-        native,
-        "monitor",
-        |_, n, addr: Option<Value>| {
+        })?,
+        // monitor([addr]) -> current: sets the service told of every exit (a
+        // `client` message from the service that exited); no argument only
+        // queries.
+        "monitor" => func(lua, native, |_, n, addr: Option<Value>| {
             if let Some(a) = &addr {
                 let target =
                     address(n, "monitor", a)?.ok_or_else(|| error("monitor", "invalid address"))?;
                 n.node.set_exit_monitor(target);
             }
             Ok(n.node.exit_monitor().map(Handle::get))
-        },
-    )?;
-    // daemon(): this service does not keep the node alive (`lunet run` stops
-    // when only daemons are left). The shipped system services call it.
-    add(lua, &core, native, "daemon", |_, n, ()| {
-        n.node.set_daemon(n.handle);
-        Ok(())
-    })?;
-    add(lua, &core, native, "mqlen", |_, n, ()| {
-        Ok(n.node.mailbox_len(n.handle).unwrap_or(0))
-    })?;
-    add(lua, &core, native, "endless", |_, n, ()| {
-        Ok(n.node.take_endless(n.handle))
-    })?;
-    add(lua, &core, native, "interrupted", |_, n, ()| {
-        Ok(n.interrupt.load(Ordering::Relaxed))
-    })?;
-    core.set(
-        "memory",
-        lua.create_function(|lua, ()| Ok(lua.used_memory()))?,
-    )?;
-    // stat(what): the runtime's counters for this service (skynet.stat):
-    // "message", messages handled; "cpu", seconds spent handling them (wall
-    // time on the worker, the current message not included). Anything else: nil.
-    add(lua, &core, native, "stat", |_, n, what: String| {
-        let Some(cell) = n.node.router.cell(n.handle) else {
-            return Ok(None);
-        };
-        Ok(match what.as_str() {
-            "message" => Some(Value::Integer(
-                cell.handled.load(Ordering::Relaxed) as mlua::Integer
-            )),
-            "cpu" => Some(Value::Number(
-                cell.busy_ns.load(Ordering::Relaxed) as f64 / 1e9,
-            )),
-            _ => None,
-        })
-    })?;
-    // memlimit(bytes): this VM's memory limit (0 = none). Returns the old one.
-    core.set(
-        "memlimit",
-        lua.create_function(|lua, limit: usize| {
+        })?,
+        // daemon(): this service does not keep the node alive (`lunet run`
+        // stops when only daemons are left). The shipped system services call
+        // it.
+        "daemon" => func(lua, native, |_, n, ()| {
+            n.node.set_daemon(n.handle);
+            Ok(())
+        })?,
+        "mqlen" => func(lua, native, |_, n, ()| {
+            Ok(n.node.mailbox_len(n.handle).unwrap_or(0))
+        })?,
+        "endless" => func(lua, native, |_, n, ()| Ok(n.node.take_endless(n.handle)))?,
+        "interrupted" => func(lua, native, |_, n, ()| {
+            Ok(n.interrupt.load(Ordering::Relaxed))
+        })?,
+        "memory" => lua.create_function(|lua, ()| Ok(lua.used_memory()))?,
+        // stat(what): the runtime's counters for this service (skynet.stat):
+        // "message", messages handled; "cpu", seconds spent handling them
+        // (wall time on the worker, the current message not included).
+        // Anything else: nil.
+        "stat" => func(lua, native, |_, n, what: String| {
+            let Some(cell) = n.node.router.cell(n.handle) else {
+                return Ok(None);
+            };
+            Ok(match what.as_str() {
+                "message" => Some(Value::Integer(
+                    cell.handled.load(Ordering::Relaxed) as mlua::Integer
+                )),
+                "cpu" => Some(Value::Number(
+                    cell.busy_ns.load(Ordering::Relaxed) as f64 / 1e9,
+                )),
+                _ => None,
+            })
+        })?,
+        // memlimit(bytes): this VM's memory limit (0 = none). Returns the old
+        // one.
+        "memlimit" => lua.create_function(|lua, limit: usize| {
             lua.set_memory_limit(limit)
                 .map_err(|e| error("memlimit", e))
         })?,
-    )?;
-    core.set("PTYPE_ERROR", ptype::ERROR)?;
-    Ok(core)
+        _ => return Ok(None),
+    };
+    Ok(Some(f))
 }
+
+type SendArgs = (Value, u8, Option<i32>, Option<BString>, Option<usize>);
+type RedirectArgs = (Value, Value, u8, i32, Option<BString>);

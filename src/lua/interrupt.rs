@@ -25,6 +25,8 @@ use std::sync::OnceLock;
 
 use mlua::{ffi, Lua};
 
+use super::embedded;
+
 thread_local! {
     /// The Lua thread this worker is running, or null.
     static ACTIVE: AtomicPtr<ffi::lua_State> = const { AtomicPtr::new(null_mut()) };
@@ -34,32 +36,6 @@ thread_local! {
 
 /// The Lua library's `coroutine.resume` (the same for every VM).
 static ORIGINAL_RESUME: OnceLock<ffi::lua_CFunction> = OnceLock::new();
-
-/// `coroutine.wrap` rebuilt on the recording `coroutine.resume`, with the
-/// library's behaviour: errors are raised with position information (for
-/// strings), and a coroutine that failed is closed.
-const WRAP: &str = r#"
-local create, resume, status, close = coroutine.create, coroutine.resume, coroutine.status, coroutine.close
-local function finish(co, ok, ...)
-	if ok then
-		return ...
-	end
-	local err = ...
-	if status(co) == "dead" then
-		local closed, closing_err = close(co)
-		if not closed then
-			err = closing_err
-		end
-	end
-	error(err, type(err) == "string" and 2 or 0)
-end
-return function(f)
-	local co = create(f)
-	return function(...)
-		return finish(co, resume(co, ...))
-	end
-end
-"#;
 
 /// Sets up `lua` for interrupts: replaces `coroutine.resume` and
 /// `coroutine.wrap`, and installs the process's signal action (once).
@@ -94,11 +70,22 @@ pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
     let recording = unsafe { lua.create_c_function(resume_recording)? };
     let coroutine: mlua::Table = lua.globals().get("coroutine")?;
     coroutine.set("resume", recording)?;
-    let wrap: mlua::Function = lua
-        .load(WRAP)
-        .set_name("=[lunet] coroutine.wrap")
-        .call(())?;
-    coroutine.set("wrap", wrap)
+    // coroutine.wrap is rebuilt on the recording resume (lua/lunet/wrap.lua)
+    // when first called: most services never call it.
+    coroutine.set(
+        "wrap",
+        lua.create_function(|lua, f: mlua::Function| {
+            let wrap = match lua.named_registry_value::<Option<mlua::Function>>("lunet.wrap")? {
+                Some(wrap) => wrap,
+                None => {
+                    let wrap: mlua::Function = embedded::load(lua, "lunet.wrap")?.call(())?;
+                    lua.set_named_registry_value("lunet.wrap", &wrap)?;
+                    wrap
+                }
+            };
+            wrap.call::<mlua::Function>(f)
+        })?,
+    )
 }
 
 /// `coroutine.resume`, recording the coroutine as the running Lua thread for

@@ -146,20 +146,17 @@ impl LuaService {
         // The embedded library comes after the user's paths (searchers 1 and 2
         // are preload and package.path).
         let searchers: mlua::Table = package.get("searchers")?;
-        let embedded = lua.create_function(|lua, name: String| match embedded::module(&name) {
-            Some(source) => {
-                let chunk = lua
-                    .load(source)
-                    .set_name(format!("=[lunet] {name}"))
-                    .into_function()?;
-                Ok(MultiValue::from_iter([
-                    Value::Function(chunk),
-                    Value::String(lua.create_string(format!("[lunet] {name}"))?),
-                ]))
+        let embedded = lua.create_function(|lua, name: String| {
+            if embedded::bytecode(&name).is_none() {
+                let why = format!("\n\tno embedded module '{name}'");
+                return Ok(MultiValue::from_iter([Value::String(
+                    lua.create_string(why)?,
+                )]));
             }
-            None => Ok(MultiValue::from_iter([Value::String(
-                lua.create_string(format!("\n\tno embedded module '{name}'"))?,
-            )])),
+            Ok(MultiValue::from_iter([
+                Value::Function(embedded::load(lua, &name)?),
+                Value::String(lua.create_string(format!("[lunet] {name}"))?),
+            ]))
         })?;
         searchers.raw_insert(3, embedded)?;
         let handle = ctx.handle();
