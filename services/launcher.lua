@@ -17,6 +17,8 @@
 --                            and answers { [address] = result }; a service that
 --                            does not answer appears with its error.
 --   KILL addr                kills a service and answers { [address] = what }.
+--   SIGNAL addr              interrupts the message it is stuck on
+--                            (skynet.signal); answers whether it exists.
 -- Services started some other way (from Rust, or skynet.launch) are not listed.
 
 local skynet = require "skynet"
@@ -128,6 +130,10 @@ function command.KILL(_, addr)
 	local desc = services[handle] or "unknown"
 	skynet.kill(handle)
 	skynet.retpack({ [skynet.address(handle)] = desc })
+end
+
+function command.SIGNAL(_, addr)
+	skynet.retpack(skynet.signal(addr))
 end
 
 skynet.start(function()

@@ -28,6 +28,10 @@ use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
+/// How long [`Runtime::shutdown`] lets the messages being handled finish before
+/// it interrupts them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
 use crate::actor::{
     self, Handle, Message, MonitorConfig, Node, Payload, Probe, Router, Service, StartNotice,
 };
@@ -132,7 +136,10 @@ impl Runtime {
 
     /// Stops gracefully: sockets flush and close (bounded by the socket
     /// config's `exit_linger`), workers finish the message they are on, every
-    /// thread is joined, every service is dropped.
+    /// thread is joined, every service is dropped. A message still running
+    /// after [`SHUTDOWN_GRACE`] is interrupted (repeatedly), so a Lua service
+    /// stuck in a loop cannot hold shutdown up; a Rust service stuck in one
+    /// must check [`Context::is_interrupted`](crate::actor::Context::is_interrupted).
     pub fn shutdown(mut self) {
         self.stop_all();
     }
@@ -142,6 +149,21 @@ impl Runtime {
             sockets.stop();
         }
         self.node.router.queue.close();
+        // A worker stuck in one message (a Lua `while true do end`) would never
+        // return: after a grace period, interrupt whatever is still running,
+        // again and again (a loop may catch the error), until every worker is
+        // done.
+        let grace = std::time::Instant::now() + SHUTDOWN_GRACE;
+        while self.workers.iter().any(|w| !w.is_finished()) {
+            if std::time::Instant::now() >= grace {
+                for cell in self.node.router.cells() {
+                    cell.exiting
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    cell.interrupt();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         for worker in self.workers.drain(..) {
             let _ = worker.join();
         }

@@ -42,19 +42,6 @@ impl Node {
             .launch_with(name, &args)
             .unwrap_or_else(|e| panic!("launching {name}: {e}"))
     }
-
-    /// [`LuaNode::report`] for a test whose service may be stuck in a loop: on a
-    /// timeout the node is leaked rather than shut down, since shutting down
-    /// would wait forever for the worker running the loop.
-    fn report_or_leak(self, what: &str) -> (Node, String) {
-        match self.0.reports.recv_timeout(WAIT) {
-            Ok(text) => (self, text),
-            Err(_) => {
-                std::mem::forget(self);
-                panic!("timed out after {WAIT:?} waiting for {what}");
-            }
-        }
-    }
 }
 
 /// A service the tests call: answers, fails, holds responses, parks handlers.
@@ -585,7 +572,7 @@ end)
     );
     let spinner = node.launch("spinner", &[]);
     node.launch("driver", &[spinner]);
-    let (node, report) = node.report_or_leak("the driver's results");
+    let report = node.report("the driver's results");
     assert_eq!(report, "true 3 true false 0 0 1 true");
     assert!(node.runtime.node().is_alive(spinner));
 }
@@ -665,7 +652,7 @@ end)
     );
     let spinner = node.launch("spinner", &[]);
     node.launch("driver", &[spinner]);
-    let (node, report) = node.report_or_leak("the driver's results");
+    let report = node.report("the driver's results");
     assert_eq!(
         report,
         "create=false nested=true wrap=false skynet.coroutine=false"
@@ -742,7 +729,39 @@ end)
     node.launch("driver", &[spinner]);
     assert_eq!(node.report("the spinner to start its loop"), "spinning");
     assert!(node.runtime.node().interrupt(spinner));
-    let (node, report) = node.report_or_leak("the driver's results");
+    let report = node.report("the driver's results");
     assert_eq!(report, "false still here");
     assert!(node.runtime.node().is_alive(spinner));
+}
+
+#[test]
+fn shutdown_interrupts_a_lua_service_stuck_in_a_loop() {
+    let node = Node::new(&[(
+        "spinner",
+        r#"
+local skynet = require "skynet"
+local probe = tonumber((...))
+skynet.start(function()
+    skynet.fork(function()
+        skynet.send(probe, "text", "spinning")
+        -- Even a loop that catches the interrupt's error is stopped: it is
+        -- interrupted again until the worker is free.
+        while true do
+            pcall(function() while true do end end)
+        end
+    end)
+end)
+"#,
+    )]);
+    node.launch("spinner", &[]);
+    assert_eq!(node.report("the spinner to start its loop"), "spinning");
+    let Node(node) = node;
+    let (done, finished) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        node.runtime.shutdown();
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(WAIT)
+        .unwrap_or_else(|_| panic!("shutdown did not return within {WAIT:?}"));
 }

@@ -369,3 +369,75 @@ fn bootstrap_aborts_the_node_when_the_start_service_fails() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// Interrupting on request from Lua: skynet.signal (skynet.manager), and the
+// launcher's SIGNAL command (what a debug console sends). The node's monitor
+// has no interrupt limit here, so only these stop the loop.
+#[test]
+fn skynet_signal_and_the_launchers_signal_command_stop_a_lua_loop() {
+    let node = Node::new(&[
+        (
+            "spinner",
+            r#"
+local skynet = require "skynet"
+skynet.start(function()
+    skynet.dispatch("lua", function(session, source, cmd)
+        if cmd == "spin" then
+            while true do end
+        end
+        skynet.retpack("still here")
+    end)
+end)
+"#,
+        ),
+        (
+            "signaller",
+            r#"
+local skynet = require "skynet"
+require "skynet.manager"
+local probe = tonumber((...))
+local function report(...) skynet.send(probe, "text", "ok", ...) end
+skynet.start(function()
+    local spinner = skynet.newservice("spinner")
+    for _, how in ipairs { "skynet.signal", "launcher" } do
+        local result
+        skynet.fork(function()
+            result = tostring(pcall(skynet.call, spinner, "lua", "spin"))
+        end)
+        -- Ask until the call has failed: an ask that comes before the loop
+        -- has started is lost (an interrupt ends only the current message).
+        local asked = "never"
+        for _ = 1, 500 do
+            if result then
+                break
+            end
+            local ok
+            if how == "skynet.signal" then
+                ok = skynet.signal(spinner)
+            else
+                ok = skynet.call(".launcher", "lua", "SIGNAL", spinner)
+            end
+            asked = tostring(ok)
+            skynet.sleep(1)
+        end
+        report(how, asked, tostring(result))
+    end
+    report(skynet.call(spinner, "lua", "ping"), tostring(skynet.signal(0xfffff)))
+end)
+"#,
+        ),
+    ]);
+    node.launch("signaller");
+    assert_eq!(
+        node.report("the skynet.signal round"),
+        "ok skynet.signal true false"
+    );
+    assert_eq!(
+        node.report("the launcher SIGNAL round"),
+        "ok launcher true false"
+    );
+    assert_eq!(
+        node.report("the spinner's next answer"),
+        "ok still here false"
+    );
+}

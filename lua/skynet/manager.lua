@@ -17,6 +17,10 @@
 --   filter(f, start_func) skynet.start, and every message goes through
 --                         f(ptype, msg, sz, session, source) first, which
 --                         returns the (possibly changed) five values
+--   signal(addr) -> bool  interrupts the message `addr` is stuck on (skynet's
+--                         SIGNAL command; the monitor does the same after the
+--                         config's limit): an error is raised in its handler,
+--                         and it lives on. False if there is no such service.
 -- Only local names (".name") exist in lunet: a node is its own world.
 
 local skynet = require "skynet"
@@ -36,6 +40,10 @@ end
 
 function skynet.abort()
 	c.abort()
+end
+
+function skynet.signal(addr)
+	return c.signal(addr)
 end
 
 function skynet.register(name)

@@ -281,6 +281,11 @@ fn make(lua: &Lua, native: &Arc<Native>, name: &str) -> mlua::Result<Option<Func
             Ok(n.node.mailbox_len(n.handle).unwrap_or(0))
         })?,
         "endless" => func(lua, native, |_, n, ()| Ok(n.node.take_endless(n.handle)))?,
+        // signal(addr) -> exists: interrupts the message `addr` is handling,
+        // as the monitor does (an error in its handler; it lives on).
+        "signal" => func(lua, native, |_, n, addr: Value| {
+            Ok(address(n, "signal", &addr)?.is_some_and(|h| n.node.interrupt(h)))
+        })?,
         "interrupted" => func(lua, native, |_, n, ()| {
             Ok(n.interrupt.load(Ordering::Relaxed))
         })?,

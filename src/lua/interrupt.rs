@@ -32,6 +32,8 @@ thread_local! {
     static ACTIVE: AtomicPtr<ffi::lua_State> = const { AtomicPtr::new(null_mut()) };
     /// The interrupt flag of the service whose message this worker is handling.
     static FLAG: AtomicPtr<AtomicBool> = const { AtomicPtr::new(null_mut()) };
+    /// That service's exiting flag (it was killed, or the runtime is stopping).
+    static EXITING: AtomicPtr<AtomicBool> = const { AtomicPtr::new(null_mut()) };
 }
 
 /// The Lua library's `coroutine.resume` (the same for every VM).
@@ -126,40 +128,70 @@ fn on_signal() {
 
 /// The count hook set by the signal: removes itself, and raises the interrupt
 /// error if the service's flag is still up (the message may have ended, and
-/// the hook fired in a later one).
+/// the hook fired in a later one). If the service is exiting (it was killed,
+/// or the runtime is stopping) it leaves [`doomed`] in its place.
 unsafe extern "C-unwind" fn hook(l: *mut ffi::lua_State, _: *mut ffi::lua_Debug) {
     ffi::lua_sethook(l, None, 0, 0);
-    let flag = FLAG.with(|f| f.load(Ordering::Relaxed));
-    // SAFETY: FLAG points into an Arc the running service holds for as long
-    // as it is set (see `Running`).
-    if !flag.is_null() && unsafe { &*flag }.swap(false, Ordering::Relaxed) {
-        ffi::luaL_where(l, 0);
-        ffi::lua_pushstring(l, c"interrupted: stuck on one message".as_ptr());
-        ffi::lua_concat(l, 2);
-        // Longjmps out of the hook; nothing here has a destructor.
-        ffi::lua_error(l);
+    let (flag, exiting) = (
+        FLAG.with(|f| f.load(Ordering::Relaxed)),
+        EXITING.with(|f| f.load(Ordering::Relaxed)),
+    );
+    if flag.is_null() || exiting.is_null() {
+        return;
+    }
+    // SAFETY: FLAG and EXITING point into the running service's flags, alive
+    // for as long as they are set (see `Running`).
+    let (flag, exiting) = unsafe { (&*flag, &*exiting) };
+    if flag.swap(false, Ordering::Relaxed) {
+        if exiting.load(Ordering::Relaxed) {
+            ffi::lua_sethook(l, Some(doomed), ffi::LUA_MASKCOUNT, 1);
+        }
+        raise(l);
     }
 }
 
+/// The hook of an exiting service's interrupted Lua thread: raises at every
+/// instruction, so even a loop that catches the error (`while true do
+/// pcall(f) end`) ends, and the worker is freed. Outside a message (finalizers
+/// when the VM closes) it removes itself.
+unsafe extern "C-unwind" fn doomed(l: *mut ffi::lua_State, _: *mut ffi::lua_Debug) {
+    if FLAG.with(|f| f.load(Ordering::Relaxed)).is_null() {
+        ffi::lua_sethook(l, None, 0, 0);
+        return;
+    }
+    raise(l);
+}
+
+/// Raises `interrupted: stuck on one message` at the current line of `l`.
+unsafe fn raise(l: *mut ffi::lua_State) -> ! {
+    ffi::luaL_where(l, 0);
+    ffi::lua_pushstring(l, c"interrupted: stuck on one message".as_ptr());
+    ffi::lua_concat(l, 2);
+    // Longjmps out of the hook; no frame here holds anything with a destructor.
+    ffi::lua_error(l)
+}
+
 /// A worker running a Lua service's code: records its main Lua thread and
-/// interrupt flag until dropped.
+/// flags until dropped.
 pub(crate) struct Running<'a> {
-    _flag: std::marker::PhantomData<&'a AtomicBool>,
+    _flags: std::marker::PhantomData<&'a AtomicBool>,
 }
 
 impl<'a> Running<'a> {
-    /// Records `main` (the VM's main thread, alive as long as the VM) and
-    /// `flag` for this worker.
-    pub(crate) fn enter(main: *mut ffi::lua_State, flag: &'a AtomicBool) -> Running<'a> {
-        FLAG.with(|f| {
-            f.store(
-                flag as *const AtomicBool as *mut AtomicBool,
-                Ordering::Relaxed,
-            )
-        });
+    /// Records `main` (the VM's main thread, alive as long as the VM), the
+    /// service's interrupt flag and its exiting flag for this worker.
+    pub(crate) fn enter(
+        main: *mut ffi::lua_State,
+        flag: &'a AtomicBool,
+        exiting: &'a AtomicBool,
+    ) -> Running<'a> {
+        let flag = flag as *const AtomicBool as *mut AtomicBool;
+        let exiting = exiting as *const AtomicBool as *mut AtomicBool;
+        FLAG.with(|f| f.store(flag, Ordering::Relaxed));
+        EXITING.with(|f| f.store(exiting, Ordering::Relaxed));
         ACTIVE.with(|a| a.store(main, Ordering::Relaxed));
         Running {
-            _flag: std::marker::PhantomData,
+            _flags: std::marker::PhantomData,
         }
     }
 }
@@ -168,6 +200,7 @@ impl Drop for Running<'_> {
     fn drop(&mut self) {
         ACTIVE.with(|a| a.store(null_mut(), Ordering::Relaxed));
         FLAG.with(|f| f.store(null_mut(), Ordering::Relaxed));
+        EXITING.with(|f| f.store(null_mut(), Ordering::Relaxed));
     }
 }
 

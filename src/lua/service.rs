@@ -63,10 +63,11 @@ struct Vm {
 
 impl Vm {
     /// Records this VM as what the worker runs, for interrupts.
-    fn enter(&self) -> Running<'_> {
+    fn enter<'a>(&'a self, ctx: &'a Context<'_>) -> Running<'a> {
         Running::enter(
             self.main as *mut mlua::ffi::lua_State,
             &self.native.interrupt,
+            &ctx.cell.exiting,
         )
     }
 }
@@ -196,7 +197,7 @@ impl LuaService {
             })?,
         };
         let vm = self.build(ctx).map_err(|e| e.to_string())?;
-        let _running = vm.enter();
+        let _running = vm.enter(ctx);
         let lua = &vm.lua;
         let run = || -> mlua::Result<()> {
             let globals = lua.globals();
@@ -256,7 +257,7 @@ impl Service for LuaService {
             );
             return;
         };
-        let _running = vm.enter();
+        let _running = vm.enter(ctx);
         let lua = &vm.lua;
         let result = (|| -> mlua::Result<()> {
             let (data, size) = match &message.payload {
