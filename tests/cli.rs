@@ -140,6 +140,17 @@ fn a_bad_config_value_names_the_file_and_key() {
 }
 
 #[test]
+fn a_memlimit_too_small_for_a_service_is_named() {
+    let dir = Dir::new(&[("config.lua", "start = \"main\"\nmemlimit = 10000\n")]);
+    let (status, out, err) = run(&dir.path("config.lua"), "a node with a tiny memlimit");
+    assert!(!status.success(), "status {status}; stdout:\n{out}");
+    assert!(
+        err.contains("not enough memory (memlimit is 10000 bytes)"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_missing_config_file_is_named() {
     let dir = Dir::new(&[]);
     let config = dir.path("nope.lua");

@@ -52,12 +52,17 @@ end)
 impl Node {
     /// A node booted from a config in a fresh directory holding `services`.
     fn new(services: &[(&str, &str)]) -> Node {
+        Node::with_config("", services)
+    }
+
+    /// [`Node::new`] with more lines in the config.
+    fn with_config(more: &str, services: &[(&str, &str)]) -> Node {
         // The test's own services come last, so they may replace these two.
         let mut all = vec![("ready", READY), ("child", CHILD)];
         all.extend_from_slice(services);
         let dir = ServiceDir::new("lua-services", &all);
-        let config =
-            Config::from_source(dir.0.join("config.lua"), "start = \"ready\"\nthread = 2").unwrap();
+        let source = format!("start = \"ready\"\nthread = 2\n{more}");
+        let config = Config::from_source(dir.0.join("config.lua"), &source).unwrap();
         let runtime = start_node(&config).unwrap();
         let deadline = Instant::now() + WAIT;
         // bootstrap names .logger last, after .launcher and .service.
@@ -439,5 +444,31 @@ end)
     assert_eq!(
         node.report("the spinner's next answer"),
         "ok still here false"
+    );
+}
+
+#[test]
+fn the_configs_memlimit_bounds_every_lua_service() {
+    let node = Node::with_config(
+        "memlimit = 4 * 1024 * 1024",
+        &[(
+            "hog",
+            r#"
+local skynet = require "skynet"
+local probe = tonumber((...))
+skynet.start(function()
+    local ok, err = pcall(string.rep, "x", 8 * 1024 * 1024)
+    local before = skynet.memlimit(64 * 1024 * 1024)
+    local grown = pcall(string.rep, "x", 8 * 1024 * 1024)
+    skynet.send(probe, "text", string.format("ok %s %s %d %s", tostring(ok),
+        tostring(err):match("not enough memory") or tostring(err), before, tostring(grown)))
+end)
+"#,
+        )],
+    );
+    node.launch("hog");
+    assert_eq!(
+        node.report("the hog's results"),
+        "ok false not enough memory 4194304 true"
     );
 }

@@ -3,8 +3,8 @@
 //!
 //! [`start_node`] starts a [`Runtime`] sized by the config (`thread`,
 //! `endless_limit`, `linger`), seeds the node's environment with every key
-//! (`skynet.getenv`), builds the [`LuaEnv`] from `luaservice`, `lua_path` and
-//! `preload`, and launches the `bootstrap` service (default `snlua bootstrap`),
+//! (`skynet.getenv`), builds the [`LuaEnv`] from `luaservice`, `lua_path`,
+//! `preload` and `memlimit`, and launches the `bootstrap` service (default `snlua bootstrap`),
 //! returning once bootstrap's code has loaded. The shipped bootstrap then starts
 //! the launcher, service_mgr and the log service, and the `start` service; if
 //! that fails it aborts the node with the error ([`Node::abort_error`]).
@@ -29,13 +29,14 @@ pub fn lua_env(config: &Config) -> LuaEnv {
         luaservice: config.luaservice().to_string(),
         lua_path: config.lua_path().to_string(),
         preload: config.preload().map(|p| p.display().to_string()),
+        memlimit: config.memlimit(),
     }
 }
 
 /// Starts a runtime from `config` and launches its bootstrap service, as
 /// `lunet run` does: the runtime is sized by `thread`, `endless_limit` and
 /// `linger`; every key seeds the node's environment (`skynet.getenv`); the
-/// [`LuaEnv`] comes from `luaservice`, `lua_path` and `preload`; `bootstrap`
+/// [`LuaEnv`] comes from `luaservice`, `lua_path`, `preload` and `memlimit`; `bootstrap`
 /// (default `snlua bootstrap`) is launched and this returns once its code has
 /// loaded. The shipped bootstrap then starts the launcher, service_mgr, the log
 /// service and the `start` service, and aborts the node with the error if that
