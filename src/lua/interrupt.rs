@@ -9,7 +9,9 @@
 //! fires at the next instruction, removes itself, and raises
 //! `interrupted: stuck on one message` if the flag is still up. The error ends
 //! the handler's coroutine like any other error (its caller gets an error
-//! response); the service lives on.
+//! response); the service lives on. A service that is exiting (killed, or the
+//! runtime is stopping, see `Runtime::shutdown`) gets a hook that raises at
+//! every instruction instead, so even a loop that catches the error ends.
 //!
 //! To know which Lua thread is running, each worker keeps it in a thread-local:
 //! the VM's main thread while a service's message is handled
