@@ -3,8 +3,11 @@
 //! [`pack`] turns a sequence of Lua values (the varargs of `skynet.pack(...)`)
 //! into one byte string; [`unpack`] turns that string back into the same
 //! values in any Lua state. [`register`] builds the Lua-facing table the
-//! `skynet` library uses. Everything here runs on the thread of the service
-//! that calls it; nothing is shared between Lua states.
+//! `skynet` library uses: two Lua C functions that read their arguments from
+//! the Lua stack and push their results onto it, with no mlua value on the way.
+//! [`pack`] and [`unpack`] run the same encoder and decoder, through
+//! [`Lua::exec_raw`]. Everything here runs on the thread of the service that
+//! calls it; nothing is shared between Lua states.
 //!
 //! # What round-trips
 //! - `nil`, `true`, `false`;
@@ -72,16 +75,63 @@
 //! encodings the encoder never produces (non-minimal varints, an integer in
 //! `0..=127` under tag `0x03`, a short string under tag `0x05`, duplicate keys,
 //! where the last one wins, and `nil` values, which leave no entry); it
-//! rejects varints longer than 10 bytes or above `u64::MAX`.
+//! rejects varints longer than 10 bytes or above `u64::MAX`. Values are
+//! decoded onto a Lua stack, so at most [`MAX_LUA_RESULTS`] of them are
+//! returned.
+//!
+//! # Errors raised to Lua
+//! The Lua functions raise plain strings, without a position prefix, that
+//! start with `skynet.pack: ` or `skynet.unpack: ` (the [`PackError`] message).
+//! The one exception is running out of memory (the service's `memlimit`) while
+//! the result is built: that is Lua's own memory error, `not enough memory`, as
+//! for any allocation made by Lua code. The Rust functions report it as
+//! [`PackError::Lua`].
+//!
+//! # Implementation and safety
+//! A Lua error is a `longjmp` (the vendored Lua is C). It must never skip a
+//! Rust frame holding a value with a destructor, nor a `catch_unwind` (frames
+//! it skips must be "plain old frames"); and a Rust panic must never unwind
+//! into Lua's C frames. The code is split along that line:
+//!
+//! - The **encoder** (`Encoder`) only *reads* Lua: `lua_type`, `lua_to*` on
+//!   values of the matching type (so `lua_tolstring` never converts a number in
+//!   place), `lua_rawgeti`, `lua_next` on a table it never writes, `lua_settop`
+//!   / `lua_pushnil` to drop and seed stack slots, and `lua_checkstack`, which
+//!   returns false instead of raising. None of these allocate Lua memory or
+//!   raise, so the encoder may own a `Vec` (its output, once larger than a
+//!   buffer on the Rust stack) and `String`s (error paths), and it runs inside
+//!   `catch_unwind`.
+//! - Strings that Rust owns reach Lua through `push_bytes_protected`: a
+//!   `lua_pcall` of a tiny C function that calls `lua_pushlstring`. A memory
+//!   error there stops at that `lua_pcall`, skipping only the tiny function's
+//!   frame; the owner is dropped afterwards, and only then is the error (or
+//!   the message) raised with `lua_error`, from a frame holding plain data.
+//! - The **decoder** (`Decoder`) creates Lua values, so any of its calls may
+//!   raise a memory error. Its state is plain data (`Copy` types: a slice, an
+//!   offset, a depth), it reports malformed input as a `Copy` enum
+//!   (`DecodeFail`) turned into a message only after it has returned, and it
+//!   cannot panic: no indexing, no unchecked arithmetic, no `unwrap` (enforced
+//!   by the clippy lints on it), so it runs without `catch_unwind`.
+//! - Each C function finishes with raising calls only from a frame whose live
+//!   values are plain data: `lua_pack` pushes a result held in a stack array,
+//!   and errors go through `raise`.
 
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+use std::ffi::{c_int, c_void};
+use std::fmt::Write as _;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+use mlua::ffi::{self, lua_State};
 use mlua::{Lua, MultiValue, Table, Value};
 
 /// The deepest table nesting [`pack`] and [`unpack`] accept: a table at the top
 /// level is at depth 1, a table inside it at depth 2, and so on (skynet's limit).
 pub const MAX_DEPTH: usize = 32;
 
-/// The most values [`register`]'s `unpack` returns to Lua at once; more would
-/// not fit on a Lua stack.
+/// The most values [`unpack`] (and [`register`]'s `unpack`) returns at once;
+/// more would not fit on a Lua stack.
 pub const MAX_LUA_RESULTS: usize = 100_000;
 
 const TAG_NIL: u8 = 0x00;
@@ -97,6 +147,14 @@ const TAG_SMALL_INTEGER: u8 = 0x80;
 const SHORT_STRING_MAX: usize = 31;
 const SMALL_INTEGER_MAX: i64 = 127;
 const VARINT_MAX_BYTES: usize = 10;
+
+/// Packed output up to this many bytes stays in an array on the Rust stack and
+/// is pushed from there; longer output moves to a `Vec`.
+const INLINE_OUT: usize = 256;
+
+/// Raised if a Rust panic is caught (a bug).
+const PACK_PANIC: &[u8] = b"skynet.pack: internal error (a Rust panic)";
+const UNPACK_PANIC: &[u8] = b"skynet.unpack: internal error (a Rust panic)";
 
 /// Why [`pack`] or [`unpack`] failed. The message starts with the Lua function's
 /// name (`skynet.pack: ...` or `skynet.unpack: ...`) so it can be raised to Lua
@@ -175,6 +233,20 @@ pub enum PackError {
         /// Where the first table past the limit starts.
         offset: usize,
     },
+    /// More values than a Lua function can return.
+    #[error("skynet.unpack: too many values ({count}, at most {limit})")]
+    TooManyValues {
+        /// How many values the input holds.
+        count: usize,
+        /// The limit, [`MAX_LUA_RESULTS`].
+        limit: usize,
+    },
+    /// The Lua stack could not grow (Lua's stack limit, or the memory limit).
+    #[error("{function}: cannot grow the Lua stack")]
+    StackOverflow {
+        /// `"skynet.pack"` or `"skynet.unpack"`.
+        function: &'static str,
+    },
     /// The Lua state failed (e.g. the service's memory limit was reached).
     #[error("{function}: {source}")]
     Lua {
@@ -185,7 +257,8 @@ pub enum PackError {
     },
 }
 
-/// Packs `values` (the arguments of `skynet.pack(...)`) into bytes.
+/// Packs `values` (the arguments of `skynet.pack(...)`, values of `lua`) into
+/// bytes.
 ///
 /// Each value is encoded in turn as described in the [module docs](self).
 /// Tables are read raw, without metamethods.
@@ -193,16 +266,38 @@ pub enum PackError {
 /// # Errors
 /// [`PackError::Unsupported`] / [`PackError::UnsupportedKey`] for a function,
 /// userdata, light userdata or thread anywhere inside, [`PackError::TooDeep`]
-/// for tables nested deeper than [`MAX_DEPTH`] (or a cycle), and
-/// [`PackError::Lua`] if the Lua state fails while the tables are read.
-pub fn pack(values: &[Value]) -> Result<Vec<u8>, PackError> {
-    let mut packer = Packer { out: Vec::new() };
-    for (i, value) in values.iter().enumerate() {
-        packer
-            .value(value, 0)
-            .map_err(|e| within(e, || format!("[{}]", i + 1)))?;
+/// for tables nested deeper than [`MAX_DEPTH`] (or a cycle),
+/// [`PackError::StackOverflow`] if the Lua stack cannot hold the traversal, and
+/// [`PackError::Lua`] if `lua` cannot take the values as arguments.
+pub fn pack(lua: &Lua, values: &[Value]) -> Result<Vec<u8>, PackError> {
+    let mut packed: Option<std::thread::Result<Result<Vec<u8>, PackError>>> = None;
+    let args = MultiValue::from_iter(values.iter().cloned());
+    // SAFETY: `exec_raw` pushes `args` and runs the closure inside mlua's
+    // protected call, with the values at stack slots 1..=n of the closure's
+    // frame (the same layout as the arguments of a C function). The encoder
+    // only reads Lua and never raises (module docs), so no longjmp can skip
+    // the `Vec`/`String`s built in the closure; a panic is caught there and
+    // resumed below, outside Lua's frames. `lua_settop(l, 0)` only drops the
+    // arguments (no to-be-closed slots in this frame).
+    let called = unsafe {
+        lua.exec_raw::<()>(args, |l| {
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                let mut inline = [0; INLINE_OUT];
+                let mut out = Out::new(&mut inline);
+                encode_stack(l, &mut out).map(|()| out.into_vec())
+            }));
+            ffi::lua_settop(l, 0);
+            packed = Some(result);
+        })
+    };
+    called.map_err(|source| PackError::Lua {
+        function: "skynet.pack",
+        source,
+    })?;
+    match packed.expect("exec_raw ran the closure") {
+        Ok(result) => result,
+        Err(payload) => std::panic::resume_unwind(payload),
     }
-    Ok(packer.out)
 }
 
 /// Unpacks bytes made by [`pack`] into Lua values created in `lua`.
@@ -215,162 +310,810 @@ pub fn pack(values: &[Value]) -> Result<Vec<u8>, PackError> {
 /// [`PackError::Truncated`], [`PackError::InvalidTag`],
 /// [`PackError::InvalidVarint`], [`PackError::InvalidKey`] or
 /// [`PackError::TooDeepInput`] for bad input, each with the offset where it was
-/// found; [`PackError::Lua`] if `lua` fails to create a value (e.g. its memory
-/// limit is reached).
+/// found; [`PackError::TooManyValues`] for more than [`MAX_LUA_RESULTS`]
+/// values; [`PackError::StackOverflow`] or [`PackError::Lua`] if `lua` fails to
+/// make room for or to create a value (e.g. its memory limit is reached).
 pub fn unpack(lua: &Lua, data: &[u8]) -> Result<MultiValue, PackError> {
-    let mut unpacker = Unpacker { lua, data, pos: 0 };
-    let mut values = Vec::new();
-    while unpacker.pos < data.len() {
-        values.push(unpacker.value(0)?);
+    let mut failure: Option<DecodeFail> = None;
+    // SAFETY: the closure runs inside mlua's protected call (`exec_raw`), in a
+    // frame with no arguments; the values it pushes are its results. The
+    // decoder may raise a memory error: the longjmp then ends at that protected
+    // call, skipping the decoder's frames (plain data only, module docs), the
+    // closure's (it captures `&[u8]` and `&mut Option<DecodeFail>`, both
+    // without destructors) and mlua's trampoline, which holds nothing else once
+    // it has called the closure. The decoder cannot panic (module docs).
+    let values = unsafe {
+        lua.exec_raw::<MultiValue>((), |l| {
+            if let Err(fail) = decode_stack(l, data) {
+                ffi::lua_settop(l, 0);
+                failure = Some(fail);
+            }
+        })
+    };
+    if let Some(fail) = failure {
+        return Err(fail.into());
     }
-    Ok(MultiValue::from_vec(values))
+    values.map_err(|source| PackError::Lua {
+        function: "skynet.unpack",
+        source,
+    })
 }
 
 /// Builds the native table behind `skynet.pack` / `skynet.unpack`:
 ///
 /// - `pack(...)` returns the packed string and its length. The length makes
 ///   skynet's idiom `local msg, sz = skynet.pack(...)` work unchanged; a string
-///   is all [`unpack`] needs.
+///   is all `unpack` needs.
 /// - `unpack(msg [, sz])` returns the values packed in the string `msg`, or in
 ///   its first `sz` bytes when `sz` is given (skynet's `unpack(msg, sz)`).
 ///
-/// Both raise plain string errors starting with `skynet.pack: ` or
-/// `skynet.unpack: ` (the [`PackError`] message), without a position prefix.
+/// Both are Lua C functions and raise plain string errors starting with
+/// `skynet.pack: ` or `skynet.unpack: ` (the [`PackError`] message), without a
+/// position prefix, except for memory errors (see the [module docs](self)).
 /// `unpack` refuses to return more than [`MAX_LUA_RESULTS`] values.
 ///
 /// # Errors
-/// Fails only if the Lua state cannot create the functions.
+/// Fails only if the Lua state cannot create the table.
 pub fn register(lua: &Lua) -> mlua::Result<Table> {
-    // The Rust functions report failure as `false, message`, and a small Lua
-    // wrapper raises the message as a plain string: Lua code sees the same kind
-    // of error value as from skynet's C functions.
-    let raw_pack = lua.create_function(|lua, mut args: MultiValue| {
-        let result = pack(args.make_contiguous()).and_then(|bytes| {
-            let len = bytes.len();
-            let s = lua.create_string(bytes).map_err(|source| PackError::Lua {
-                function: "skynet.pack",
-                source,
-            })?;
-            Ok((s, len))
-        });
-        Ok(match result {
-            Ok((s, len)) => (true, Value::String(s), Some(len)),
-            Err(e) => (
-                false,
-                Value::String(lua.create_string(e.to_string())?),
-                None,
-            ),
-        })
-    })?;
-    let raw_unpack = lua.create_function(|lua, args: MultiValue| match lua_unpack(lua, &args) {
-        Ok(mut values) => {
-            values.push_front(Value::Boolean(true));
-            Ok(values)
-        }
-        Err(message) => {
-            let mut values = MultiValue::with_capacity(2);
-            values.push_back(Value::Boolean(false));
-            values.push_back(Value::String(lua.create_string(message)?));
-            Ok(values)
-        }
-    })?;
-    lua.load(
-        r#"
-        local raw_pack, raw_unpack = ...
-        local error = error
-        local function check(ok, ...)
-            if ok then
-                return ...
-            end
-            error((...), 0)
-        end
-        return {
-            pack = function(...)
-                return check(raw_pack(...))
-            end,
-            unpack = function(...)
-                return check(raw_unpack(...))
-            end,
-        }
-        "#,
-    )
-    .set_name("=skynet.pack")
-    .call((raw_pack, raw_unpack))
+    let table = lua.create_table_with_capacity(0, 2)?;
+    // SAFETY: `lua_pack` and `lua_unpack` follow the C function protocol: they
+    // use only their own stack frame, check stack space before pushing beyond
+    // the LUA_MINSTACK slots a C function starts with, return the number of
+    // results they pushed, never let a panic unwind out, and raise Lua errors
+    // only from frames without destructors (module docs).
+    let (pack_fn, unpack_fn) = unsafe {
+        (
+            lua.create_c_function(lua_pack)?,
+            lua.create_c_function(lua_unpack)?,
+        )
+    };
+    table.raw_set("pack", pack_fn)?;
+    table.raw_set("unpack", unpack_fn)?;
+    Ok(table)
 }
 
-/// `unpack(msg [, sz])` for Lua: checks the arguments, then unpacks.
-fn lua_unpack(lua: &Lua, args: &MultiValue) -> Result<MultiValue, String> {
-    const NAME: &str = "skynet.unpack";
-    let msg = match args.front() {
-        Some(Value::String(s)) => s.clone(),
-        other => {
-            let got = other.map_or("no value", Value::type_name);
-            return Err(format!(
-                "{NAME}: bad argument #1 (string expected, got {got})"
-            ));
-        }
+/// What [`pack_to_stack`] left for `lua_pack` to do.
+#[derive(Clone, Copy)]
+enum PackOutcome {
+    /// Push the first `len` bytes of the stack array and their length.
+    Inline(usize),
+    /// The string and its length are on the stack: return them.
+    Pushed,
+    /// Raise the error on top of the stack.
+    Raise,
+    /// A panic was caught: raise [`PACK_PANIC`].
+    Panicked,
+}
+
+/// `skynet.pack(...)`: the packed string and its length.
+///
+/// # Safety
+/// Called by Lua as a C function.
+unsafe extern "C-unwind" fn lua_pack(l: *mut lua_State) -> c_int {
+    let mut inline = [0u8; INLINE_OUT];
+    // SAFETY: `l` is the state running this C function. `pack_to_stack` never
+    // raises a Lua error (it reads Lua through the encoder and pushes only
+    // through `push_bytes_protected`), so nothing longjmps over
+    // `catch_unwind`. A caught panic's payload is leaked rather than dropped:
+    // its destructor could panic again, outside any guard.
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
+        pack_to_stack(l, &mut inline)
+    }))
+    .unwrap_or_else(|payload| {
+        std::mem::forget(payload);
+        PackOutcome::Panicked
+    });
+    // From here on the live values are `inline` (a byte array), `outcome` and
+    // `l`: plain data, so a Lua error may longjmp over this frame.
+    let len = match outcome {
+        PackOutcome::Inline(len) => len,
+        PackOutcome::Pushed => return 2,
+        // SAFETY: `pack_to_stack` left the error object on top; plain data
+        // only in this frame (above).
+        PackOutcome::Raise => unsafe { ffi::lua_error(l) },
+        // SAFETY: plain data only in this frame (above).
+        PackOutcome::Panicked => unsafe { raise_bytes(l, PACK_PANIC) },
     };
-    let bytes = msg.as_bytes();
-    let len = match args.get(1) {
-        None | Some(Value::Nil) => bytes.len(),
-        Some(Value::Integer(sz)) => match usize::try_from(*sz) {
-            Ok(sz) if sz <= bytes.len() => sz,
-            _ => {
-                return Err(format!(
-                    "{NAME}: bad argument #2 (size {sz} out of range 0..={})",
-                    bytes.len()
-                ))
+    let Some(bytes) = inline.get(..len) else {
+        // `Out` keeps `len <= INLINE_OUT`: cannot happen.
+        // SAFETY: plain data only in this frame (above).
+        unsafe { raise_bytes(l, PACK_PANIC) }
+    };
+    // SAFETY: `lua_settop(l, 0)` drops the arguments (this frame has no
+    // to-be-closed slots), leaving at least LUA_MINSTACK free slots for the
+    // two pushes. `lua_pushlstring` copies `bytes`; the memory error it may
+    // raise skips plain data only.
+    unsafe {
+        ffi::lua_settop(l, 0);
+        ffi::lua_pushlstring(l, bytes.as_ptr().cast(), bytes.len());
+        ffi::lua_pushinteger(l, len as ffi::lua_Integer);
+    }
+    2
+}
+
+/// Packs the values on `l`'s stack (the arguments of `skynet.pack`). Small
+/// output is left in `inline` ([`PackOutcome::Inline`]); larger output is
+/// pushed with its length ([`PackOutcome::Pushed`]); an error leaves its
+/// message on the stack ([`PackOutcome::Raise`]).
+///
+/// Never raises a Lua error: it may run inside `catch_unwind`.
+///
+/// # Safety
+/// `l` is the state running `lua_pack`, with the arguments as its frame.
+unsafe fn pack_to_stack(l: *mut lua_State, inline: &mut [u8; INLINE_OUT]) -> PackOutcome {
+    let mut out = Out::new(inline);
+    // SAFETY: per this function's contract; see `encode_stack`.
+    let encoded = unsafe { encode_stack(l, &mut out) };
+    if let Err(error) = encoded {
+        let message = error.to_string();
+        // SAFETY: the error's path has been rendered, so the stack can go
+        // (no to-be-closed slots), leaving LUA_MINSTACK free slots;
+        // `push_bytes_protected` never raises.
+        unsafe {
+            ffi::lua_settop(l, 0);
+            push_bytes_protected(l, message.as_bytes());
+        }
+        return PackOutcome::Raise;
+    }
+    match out.finish() {
+        Finished::Inline(len) => PackOutcome::Inline(len),
+        Finished::Heap(bytes) => {
+            // SAFETY: as above; `lua_pushinteger` does not allocate and has a
+            // free slot (the protected push used one of LUA_MINSTACK).
+            unsafe {
+                ffi::lua_settop(l, 0);
+                if !push_bytes_protected(l, &bytes) {
+                    return PackOutcome::Raise;
+                }
+                ffi::lua_pushinteger(l, bytes.len() as ffi::lua_Integer);
             }
-        },
-        Some(other) => {
-            return Err(format!(
-                "{NAME}: bad argument #2 (integer expected, got {})",
-                other.type_name()
-            ))
+            PackOutcome::Pushed
         }
+    }
+}
+
+/// `skynet.unpack(msg [, sz])`: the values packed in `msg` (or in its first
+/// `sz` bytes).
+///
+/// # Safety
+/// Called by Lua as a C function.
+#[deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
+unsafe extern "C-unwind" fn lua_unpack(l: *mut lua_State) -> c_int {
+    // Not guarded by `catch_unwind` (the decoder raises memory errors, which
+    // must not longjmp over one): everything below is panic-free. All live
+    // values are plain data: `data` borrows the string in argument slot 1,
+    // which stays on the stack (so alive and unmoved) until the decoder is
+    // done.
+    // SAFETY: `l` is the state running this C function.
+    let data = match unsafe { unpack_args(l) } {
+        Ok(data) => data,
+        // SAFETY: plain data only in this frame.
+        Err(bad) => unsafe { raise(l, UNPACK_PANIC, move || bad.to_string()) },
     };
-    let values = unpack(lua, &bytes[..len]).map_err(|e| e.to_string())?;
-    if values.len() > MAX_LUA_RESULTS {
-        return Err(format!(
-            "{NAME}: too many values ({}, at most {MAX_LUA_RESULTS})",
-            values.len()
-        ));
+    // SAFETY: see `decode_stack`; `data` stays valid (above).
+    match unsafe { decode_stack(l, data) } {
+        Ok(count) => count,
+        // SAFETY: plain data only in this frame.
+        Err(fail) => unsafe { raise(l, UNPACK_PANIC, move || PackError::from(fail).to_string()) },
     }
-    Ok(values)
 }
 
-/// Prepends a path segment to the path of a packing error found below it.
-fn within(mut err: PackError, segment: impl FnOnce() -> String) -> PackError {
-    match &mut err {
-        PackError::Unsupported { path, .. }
-        | PackError::UnsupportedKey { path, .. }
-        | PackError::TooDeep { path, .. } => path.insert_str(0, &segment()),
-        _ => {}
-    }
-    err
+/// A bad argument to `skynet.unpack`.
+#[derive(Clone, Copy)]
+enum BadArgument {
+    /// `msg` is not a string; the type found.
+    Message(&'static str),
+    /// `sz` is an integer out of `0..=len`.
+    Size { size: ffi::lua_Integer, len: usize },
+    /// `sz` is neither nil nor an integer; the type found.
+    SizeType(&'static str),
 }
 
-/// The path segment for a table key: `.name` for identifiers, `[3]`,
-/// `["a b"]`, `[true]`, and so on.
-fn key_segment(key: &Value) -> String {
-    match key {
-        Value::String(s) => {
-            let bytes = s.as_bytes();
-            match std::str::from_utf8(&bytes) {
-                Ok(name) if is_identifier(name) => format!(".{name}"),
-                _ => {
-                    const SHOWN: usize = 40;
-                    let more = if bytes.len() > SHOWN { "..." } else { "" };
-                    let shown = &bytes[..bytes.len().min(SHOWN)];
-                    format!("[\"{}{more}\"]", shown.escape_ascii())
+impl std::fmt::Display for BadArgument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Message(got) => write!(
+                f,
+                "skynet.unpack: bad argument #1 (string expected, got {got})"
+            ),
+            Self::Size { size, len } => write!(
+                f,
+                "skynet.unpack: bad argument #2 (size {size} out of range 0..={len})"
+            ),
+            Self::SizeType(got) => write!(
+                f,
+                "skynet.unpack: bad argument #2 (integer expected, got {got})"
+            ),
+        }
+    }
+}
+
+/// Checks `unpack`'s arguments: the bytes to decode, borrowed from the string
+/// in slot 1 (valid while that slot is untouched).
+///
+/// # Safety
+/// `l` is the state running `lua_unpack`.
+#[deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
+unsafe fn unpack_args<'a>(l: *mut lua_State) -> Result<&'a [u8], BadArgument> {
+    // SAFETY: slots 1 and 2 are valid indices (or "none") in a C function.
+    // `lua_tolstring` runs on a string only (no conversion, no allocation) and
+    // returns a pointer to its `len` bytes, which Lua keeps alive and unmoved
+    // while the string is in slot 1. `lua_isinteger` / `lua_tointegerx` on a
+    // number neither allocate nor raise.
+    unsafe {
+        if ffi::lua_type(l, 1) != ffi::LUA_TSTRING {
+            return Err(BadArgument::Message(type_name(l, 1)));
+        }
+        let mut len = 0;
+        let ptr = ffi::lua_tolstring(l, 1, &mut len);
+        let bytes = std::slice::from_raw_parts(ptr.cast::<u8>(), len);
+        match ffi::lua_type(l, 2) {
+            ffi::LUA_TNONE | ffi::LUA_TNIL => Ok(bytes),
+            ffi::LUA_TNUMBER if ffi::lua_isinteger(l, 2) != 0 => {
+                let size = ffi::lua_tointegerx(l, 2, ptr::null_mut());
+                usize::try_from(size)
+                    .ok()
+                    .and_then(|size| bytes.get(..size))
+                    .ok_or(BadArgument::Size { size, len })
+            }
+            _ => Err(BadArgument::SizeType(type_name(l, 2))),
+        }
+    }
+}
+
+/// The name of the value at `idx`, as mlua's `Value::type_name` gives it
+/// (`"integer"` and `"number"` apart), or `"no value"`.
+///
+/// # Safety
+/// `idx` is a valid or acceptable index of `l`.
+unsafe fn type_name(l: *mut lua_State, idx: c_int) -> &'static str {
+    // SAFETY: per the contract; neither call allocates or raises.
+    match unsafe { ffi::lua_type(l, idx) } {
+        ffi::LUA_TNONE => "no value",
+        ffi::LUA_TNIL => "nil",
+        ffi::LUA_TBOOLEAN => "boolean",
+        ffi::LUA_TLIGHTUSERDATA => "lightuserdata",
+        // SAFETY: as above.
+        ffi::LUA_TNUMBER if unsafe { ffi::lua_isinteger(l, idx) } != 0 => "integer",
+        ffi::LUA_TNUMBER => "number",
+        ffi::LUA_TSTRING => "string",
+        ffi::LUA_TTABLE => "table",
+        ffi::LUA_TFUNCTION => "function",
+        ffi::LUA_TUSERDATA => "userdata",
+        ffi::LUA_TTHREAD => "thread",
+        _ => "other",
+    }
+}
+
+/// Raises the message `message` builds as a Lua error (a plain string).
+///
+/// The message is built and pushed in `catch_unwind`, through
+/// [`push_bytes_protected`], and dropped before `lua_error`: the longjmp skips
+/// this frame and the caller's with nothing to destroy. If building it panics,
+/// `panic_message` is raised instead. A memory error while pushing the message
+/// is raised in its place.
+///
+/// # Safety
+/// `l` is the state running a C function, whose stack slots are no longer
+/// needed, and the caller holds no value with a destructor.
+#[cold]
+#[inline(never)]
+unsafe fn raise(
+    l: *mut lua_State,
+    panic_message: &'static [u8],
+    message: impl FnOnce() -> String,
+) -> ! {
+    // SAFETY: per the contract: dropping the frame's slots (no to-be-closed
+    // ones) leaves LUA_MINSTACK free slots for `push_bytes_protected`, which
+    // never raises, so nothing longjmps over `catch_unwind`.
+    unsafe { ffi::lua_settop(l, 0) };
+    let pushed = catch_unwind(AssertUnwindSafe(|| {
+        let text = message();
+        // SAFETY: as above.
+        unsafe { push_bytes_protected(l, text.as_bytes()) };
+    }))
+    .map_or_else(
+        |payload| {
+            // Leaked, not dropped: its destructor could panic outside a guard.
+            std::mem::forget(payload);
+            false
+        },
+        |()| true,
+    );
+    if !pushed {
+        // SAFETY: per the contract; only plain data is live here.
+        unsafe { raise_bytes(l, panic_message) }
+    }
+    // SAFETY: the message (or the memory error that stopped its push) is on
+    // top; only plain data is live here.
+    unsafe { ffi::lua_error(l) }
+}
+
+/// Raises the constant `message` as a Lua error.
+///
+/// # Safety
+/// As for [`raise`].
+#[cold]
+unsafe fn raise_bytes(l: *mut lua_State, message: &'static [u8]) -> ! {
+    // SAFETY: per the contract: the frame's slots can go (no to-be-closed
+    // ones), leaving a free slot; a memory error from `lua_pushlstring` and the
+    // error itself skip plain data only.
+    unsafe {
+        ffi::lua_settop(l, 0);
+        ffi::lua_pushlstring(l, message.as_ptr().cast(), message.len());
+        ffi::lua_error(l)
+    }
+}
+
+/// Pushes a Lua string copy of `bytes` without ever raising: the push runs in
+/// a `lua_pcall`. Returns `true` with the string on top, or `false` with the
+/// error that stopped it (a memory error) on top.
+///
+/// # Safety
+/// `l` is a running state with at least 2 free stack slots.
+#[deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
+unsafe fn push_bytes_protected(l: *mut lua_State, bytes: &[u8]) -> bool {
+    /// Pushes the bytes described by the light userdata in slot 1, a
+    /// `*const &[u8]`.
+    unsafe extern "C-unwind" fn push(l: *mut lua_State) -> c_int {
+        // SAFETY: called only by the `lua_pcall` below, with slot 1 holding a
+        // pointer to the `&[u8]` borrowed for that call. Its frame holds only
+        // that copied reference: a memory error from `lua_pushlstring` (which
+        // has one of LUA_MINSTACK slots) ends at the `lua_pcall`, skipping
+        // nothing with a destructor.
+        unsafe {
+            let bytes = *ffi::lua_touserdata(l, 1).cast::<&[u8]>();
+            ffi::lua_pushlstring(l, bytes.as_ptr().cast(), bytes.len());
+        }
+        1
+    }
+    // SAFETY: per the contract, the two pushes have room, and neither
+    // allocates (a light C function and a light userdata). `lua_pcall` does not
+    // raise: every error in the call, including "C stack overflow", becomes its
+    // status, with the error object as its one result. The pointer to `bytes`
+    // lives on this frame for the whole call.
+    unsafe {
+        ffi::lua_pushcfunction(l, push);
+        ffi::lua_pushlightuserdata(l, ptr::from_ref(&bytes).cast_mut().cast::<c_void>());
+        ffi::lua_pcall(l, 1, 1, 0) == ffi::LUA_OK
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Encoder
+// ---------------------------------------------------------------------------
+
+/// Packed output: in a borrowed array on the Rust stack while it fits, in a
+/// `Vec` after that.
+struct Out<'b> {
+    inline: &'b mut [u8; INLINE_OUT],
+    /// Bytes used in `inline`, while not `spilled`.
+    len: usize,
+    /// All the bytes, once `spilled`.
+    heap: Vec<u8>,
+    spilled: bool,
+}
+
+/// What [`Out::finish`] returns.
+enum Finished {
+    /// The output is the first `len` bytes of the array.
+    Inline(usize),
+    /// The output.
+    Heap(Vec<u8>),
+}
+
+impl<'b> Out<'b> {
+    fn new(inline: &'b mut [u8; INLINE_OUT]) -> Self {
+        Out {
+            inline,
+            len: 0,
+            heap: Vec::new(),
+            spilled: false,
+        }
+    }
+
+    fn len(&self) -> usize {
+        if self.spilled {
+            self.heap.len()
+        } else {
+            self.len
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, byte: u8) {
+        if !self.spilled && self.len < INLINE_OUT {
+            self.inline[self.len] = byte;
+            self.len += 1;
+        } else {
+            self.put(&[byte]);
+        }
+    }
+
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        if !self.spilled {
+            if let Some(to) = self.inline.get_mut(self.len..self.len + bytes.len()) {
+                to.copy_from_slice(bytes);
+                self.len += bytes.len();
+                return;
+            }
+            self.spill(bytes.len());
+        }
+        self.heap.extend_from_slice(bytes);
+    }
+
+    /// Moves the output to `heap`, with room for `more` bytes.
+    #[cold]
+    fn spill(&mut self, more: usize) {
+        let mut heap = Vec::with_capacity((self.len + more).max(4 * INLINE_OUT));
+        heap.extend_from_slice(&self.inline[..self.len]);
+        self.heap = heap;
+        self.spilled = true;
+    }
+
+    fn put_varint(&mut self, v: u64) {
+        let (bytes, n) = varint(v);
+        self.put(&bytes[..n]);
+    }
+
+    /// Writes `count` as a varint into the one-byte slot at `at`, widening the
+    /// slot if needed; returns the varint's length.
+    #[inline]
+    fn patch_count(&mut self, at: usize, count: u64) -> usize {
+        if count < 0x80 {
+            let slot = if self.spilled {
+                &mut self.heap[at]
+            } else {
+                &mut self.inline[at]
+            };
+            *slot = count as u8;
+            return 1;
+        }
+        self.widen_count(at, count)
+    }
+
+    /// [`Out::patch_count`] for a count of 128 or more.
+    #[cold]
+    fn widen_count(&mut self, at: usize, count: u64) -> usize {
+        let (bytes, n) = varint(count);
+        let bytes = &bytes[..n];
+        if !self.spilled && self.len + n - 1 <= INLINE_OUT {
+            self.inline.copy_within(at + 1..self.len, at + n);
+            self.inline[at..at + n].copy_from_slice(bytes);
+            self.len += n - 1;
+        } else {
+            if !self.spilled {
+                self.spill(n);
+            }
+            self.heap.splice(at..at + 1, bytes.iter().copied());
+        }
+        n
+    }
+
+    fn finish(self) -> Finished {
+        if self.spilled {
+            Finished::Heap(self.heap)
+        } else {
+            Finished::Inline(self.len)
+        }
+    }
+
+    fn into_vec(self) -> Vec<u8> {
+        if self.spilled {
+            self.heap
+        } else {
+            self.inline[..self.len].to_vec()
+        }
+    }
+}
+
+/// A step of the path to a value that could not be packed.
+#[derive(Clone, Copy)]
+enum Seg {
+    /// `[i]`: an argument or an array-part value.
+    Index(i64),
+    /// The key at this absolute stack slot (kept there until the error has
+    /// been rendered): `.name`, `["a b"]`, `[2.5]`, `[<table key>]`, ...
+    Key(c_int),
+}
+
+/// Why the encoder stopped (its path is in [`Encoder::path`]).
+#[derive(Clone, Copy)]
+enum EncodeFail {
+    Unsupported(&'static str),
+    UnsupportedKey(&'static str),
+    TooDeep,
+    NoStack,
+}
+
+/// The encoder: appends the encodings of values on the Lua stack to `out`.
+///
+/// It only reads Lua (module docs) and never raises a Lua error. On failure it
+/// returns at once, leaving the stack as it was at the failure, so that the
+/// keys named in `path` are still in their slots when the error is rendered.
+struct Encoder<'o, 'b> {
+    l: *mut lua_State,
+    out: &'o mut Out<'b>,
+    /// On failure: the path to the failing value, innermost step first.
+    path: Vec<Seg>,
+}
+
+/// Encodes every value on `l`'s stack into `out`, as the arguments of
+/// `skynet.pack`. Never raises a Lua error.
+///
+/// # Safety
+/// `l` is a running state on this thread whose current frame holds the values
+/// (a C function's arguments). Only reads Lua, so it is sound even inside
+/// `catch_unwind` or with values that have destructors alive.
+unsafe fn encode_stack(l: *mut lua_State, out: &mut Out) -> Result<(), PackError> {
+    // SAFETY: per the contract.
+    let nargs = unsafe { ffi::lua_gettop(l) };
+    let mut encoder = Encoder {
+        l,
+        out,
+        path: Vec::new(),
+    };
+    for arg in 1..=nargs {
+        // SAFETY: `arg` is a valid slot of the frame.
+        if let Err(fail) = unsafe { encoder.value(arg, 0) } {
+            encoder.path.push(Seg::Index(arg.into()));
+            // SAFETY: the failure left the stack as the path expects.
+            return Err(unsafe { encoder.error(fail) });
+        }
+    }
+    Ok(())
+}
+
+impl Encoder<'_, '_> {
+    /// Packs the value at absolute slot `idx`, found inside a table at `depth`
+    /// (0 at the top level).
+    ///
+    /// # Safety
+    /// `idx` is a valid absolute slot of the current frame.
+    unsafe fn value(&mut self, idx: c_int, depth: usize) -> Result<(), EncodeFail> {
+        // SAFETY: per the contract; `lua_type` only reads.
+        unsafe { self.typed_value(idx, ffi::lua_type(self.l, idx), depth) }
+    }
+
+    /// [`Encoder::value`] for a value whose `lua_type` is `ty`.
+    ///
+    /// # Safety
+    /// `idx` is a valid absolute slot of the current frame, of type `ty`.
+    #[inline]
+    unsafe fn typed_value(
+        &mut self,
+        idx: c_int,
+        ty: c_int,
+        depth: usize,
+    ) -> Result<(), EncodeFail> {
+        let l = self.l;
+        // SAFETY: per the contract. None of these calls allocates or raises:
+        // each `lua_to*` runs on a value of its own type (`lua_tolstring` on a
+        // string only, so nothing is converted in place), and the string's
+        // bytes stay valid while it is in slot `idx`, that is, during `string`.
+        unsafe {
+            match ty {
+                ffi::LUA_TNIL => self.out.push(TAG_NIL),
+                ffi::LUA_TBOOLEAN => self.out.push(if ffi::lua_toboolean(l, idx) != 0 {
+                    TAG_TRUE
+                } else {
+                    TAG_FALSE
+                }),
+                ffi::LUA_TNUMBER => {
+                    if ffi::lua_isinteger(l, idx) != 0 {
+                        self.integer(ffi::lua_tointegerx(l, idx, ptr::null_mut()));
+                    } else {
+                        let n = ffi::lua_tonumberx(l, idx, ptr::null_mut());
+                        self.out.push(TAG_FLOAT);
+                        self.out.put(&n.to_bits().to_le_bytes());
+                    }
+                }
+                ffi::LUA_TSTRING => {
+                    let mut len = 0;
+                    let ptr = ffi::lua_tolstring(l, idx, &mut len);
+                    self.string(std::slice::from_raw_parts(ptr.cast(), len));
+                }
+                ffi::LUA_TTABLE => return self.table(idx, depth + 1),
+                other => return Err(EncodeFail::Unsupported(unsupported(other))),
+            }
+        }
+        Ok(())
+    }
+
+    fn integer(&mut self, i: i64) {
+        if (0..=SMALL_INTEGER_MAX).contains(&i) {
+            self.out.push(TAG_SMALL_INTEGER | i as u8);
+        } else {
+            self.out.push(TAG_INTEGER);
+            self.out.put_varint(zigzag(i));
+        }
+    }
+
+    fn string(&mut self, bytes: &[u8]) {
+        if bytes.len() <= SHORT_STRING_MAX {
+            self.out.push(TAG_SHORT_STRING | bytes.len() as u8);
+        } else {
+            self.out.push(TAG_STRING);
+            self.out.put_varint(bytes.len() as u64);
+        }
+        self.out.put(bytes);
+    }
+
+    /// Packs the table at absolute slot `idx`, at `depth` (1 for a table at
+    /// the top level).
+    ///
+    /// The two counts are not known until the parts have been written, so each
+    /// gets a one-byte slot that is patched afterwards, and widened (moving the
+    /// bytes after it) only for parts of 128 entries or more.
+    ///
+    /// # Safety
+    /// `idx` is a valid absolute slot of the current frame holding a table.
+    unsafe fn table(&mut self, idx: c_int, depth: usize) -> Result<(), EncodeFail> {
+        let l = self.l;
+        if depth > MAX_DEPTH {
+            return Err(EncodeFail::TooDeep);
+        }
+        // SAFETY: `lua_checkstack` reports failure instead of raising (it
+        // neither raises for a stack overflow nor for a failed allocation).
+        // On success the two slots it guarantees cover this level's pushes:
+        // one array value, or a key and its value.
+        if unsafe { ffi::lua_checkstack(l, 2) } == 0 {
+            return Err(EncodeFail::NoStack);
+        }
+        self.out.push(TAG_TABLE);
+        let narr_at = self.out.len();
+        self.out.put(&[0, 0]);
+
+        // SAFETY: `lua_gettop` reads the frame.
+        let slot = unsafe { ffi::lua_gettop(l) } + 1;
+        let mut narr: i64 = 0;
+        // SAFETY: `lua_rawgeti` pushes `t[narr + 1]` into `slot` without
+        // metamethods, allocation or errors (room checked above); each value
+        // is popped (`lua_pop` of a plain slot runs nothing) after it has been
+        // packed, and on failure it stays for the error's path.
+        unsafe {
+            loop {
+                let ty = ffi::lua_rawgeti(l, idx, narr + 1);
+                if ty == ffi::LUA_TNIL {
+                    break;
+                }
+                narr += 1;
+                if let Err(fail) = self.typed_value(slot, ty, depth) {
+                    self.path.push(Seg::Index(narr));
+                    return Err(fail);
+                }
+                ffi::lua_pop(l, 1);
+            }
+            ffi::lua_pop(l, 1);
+        }
+        let nhash_at = narr_at + self.out.patch_count(narr_at, narr as u64);
+
+        let mut nhash: u64 = 0;
+        // SAFETY: a standard `lua_next` traversal of a table nothing writes to
+        // (the encoder never writes to Lua, and it allocates nothing, so no
+        // garbage collector or finalizer runs meanwhile): each key passed
+        // back is the one `lua_next` returned, so it raises no "invalid key to
+        // 'next'", and it neither allocates nor calls metamethods. The key is
+        // in `slot` and its value in `slot + 1` (room checked above); the
+        // value is popped after packing, the key by the last `lua_next`. On
+        // failure both stay for the error's path.
+        unsafe {
+            ffi::lua_pushnil(l);
+            while ffi::lua_next(l, idx) != 0 {
+                if ffi::lua_isinteger(l, slot) != 0 {
+                    let key = ffi::lua_tointegerx(l, slot, ptr::null_mut());
+                    if (1..=narr).contains(&key) {
+                        ffi::lua_pop(l, 1);
+                        continue;
+                    }
+                }
+                nhash += 1;
+                let ty = ffi::lua_type(l, slot);
+                match ty {
+                    ffi::LUA_TBOOLEAN | ffi::LUA_TNUMBER | ffi::LUA_TSTRING | ffi::LUA_TTABLE => {}
+                    other => return Err(EncodeFail::UnsupportedKey(unsupported(other))),
+                }
+                if let Err(fail) = self.typed_value(slot, ty, depth) {
+                    self.path.push(Seg::Key(slot));
+                    return Err(fail);
+                }
+                if let Err(fail) = self.value(slot + 1, depth) {
+                    self.path.push(Seg::Key(slot));
+                    return Err(fail);
+                }
+                ffi::lua_pop(l, 1);
+            }
+        }
+        self.out.patch_count(nhash_at, nhash);
+        Ok(())
+    }
+
+    /// The error for `fail`, with its path rendered.
+    ///
+    /// # Safety
+    /// The stack is as the failure left it (the keys in `path` in their slots).
+    unsafe fn error(&self, fail: EncodeFail) -> PackError {
+        let mut path = String::new();
+        for seg in self.path.iter().rev() {
+            match *seg {
+                Seg::Index(i) => {
+                    let _ = write!(path, "[{i}]");
+                }
+                // SAFETY: per the contract.
+                Seg::Key(slot) => unsafe { key_segment(self.l, slot, &mut path) },
+            }
+        }
+        match fail {
+            EncodeFail::Unsupported(what) => PackError::Unsupported { what, path },
+            EncodeFail::UnsupportedKey(what) => PackError::UnsupportedKey { what, path },
+            EncodeFail::TooDeep => PackError::TooDeep {
+                limit: MAX_DEPTH,
+                path,
+            },
+            EncodeFail::NoStack => PackError::StackOverflow {
+                function: "skynet.pack",
+            },
+        }
+    }
+}
+
+/// Appends the path segment for the table key in `slot`: `.name` for
+/// identifiers, `[3]`, `["a b"]`, `[true]`, `[<table key>]`, and so on.
+///
+/// # Safety
+/// `slot` is a valid slot of `l`'s current frame.
+unsafe fn key_segment(l: *mut lua_State, slot: c_int, path: &mut String) {
+    // SAFETY: per the contract; reads only, each `lua_to*` on a value of its
+    // own type (no conversion, no allocation, no error), and the string's
+    // bytes are used while it is in `slot`.
+    unsafe {
+        let _ = match ffi::lua_type(l, slot) {
+            ffi::LUA_TSTRING => {
+                let mut len = 0;
+                let ptr = ffi::lua_tolstring(l, slot, &mut len);
+                let bytes = std::slice::from_raw_parts(ptr.cast::<u8>(), len);
+                match std::str::from_utf8(bytes) {
+                    Ok(name) if is_identifier(name) => write!(path, ".{name}"),
+                    _ => {
+                        const SHOWN: usize = 40;
+                        let more = if bytes.len() > SHOWN { "..." } else { "" };
+                        let shown = &bytes[..bytes.len().min(SHOWN)];
+                        write!(path, "[\"{}{more}\"]", shown.escape_ascii())
+                    }
                 }
             }
-        }
-        Value::Integer(i) => format!("[{i}]"),
-        Value::Number(n) => format!("[{n:?}]"),
-        Value::Boolean(b) => format!("[{b}]"),
-        Value::Table(_) => "[<table key>]".to_string(),
-        _ => "[?]".to_string(),
+            ffi::LUA_TNUMBER if ffi::lua_isinteger(l, slot) != 0 => {
+                write!(path, "[{}]", ffi::lua_tointegerx(l, slot, ptr::null_mut()))
+            }
+            ffi::LUA_TNUMBER => {
+                write!(path, "[{:?}]", ffi::lua_tonumberx(l, slot, ptr::null_mut()))
+            }
+            ffi::LUA_TBOOLEAN => write!(path, "[{}]", ffi::lua_toboolean(l, slot) != 0),
+            ffi::LUA_TTABLE => write!(path, "[<table key>]"),
+            _ => write!(path, "[?]"),
+        };
     }
 }
 
@@ -387,37 +1130,27 @@ fn is_identifier(name: &str) -> bool {
 }
 
 /// The type of a value that cannot be packed, with an article.
-fn describe_unsupported(value: &Value) -> &'static str {
-    match value {
-        Value::Function(_) => "a function",
-        Value::Thread(_) => "a thread",
-        Value::UserData(_) | Value::Error(_) => "a userdata",
-        Value::LightUserData(_) => "a light userdata",
+fn unsupported(lua_type: c_int) -> &'static str {
+    match lua_type {
+        ffi::LUA_TFUNCTION => "a function",
+        ffi::LUA_TTHREAD => "a thread",
+        ffi::LUA_TUSERDATA => "a userdata",
+        ffi::LUA_TLIGHTUSERDATA => "a light userdata",
         _ => "a value of an unknown type",
     }
 }
 
-fn pack_lua_error(source: mlua::Error) -> PackError {
-    PackError::Lua {
-        function: "skynet.pack",
-        source,
-    }
-}
-
-fn unpack_lua_error(source: mlua::Error) -> PackError {
-    PackError::Lua {
-        function: "skynet.unpack",
-        source,
-    }
-}
-
-/// Appends `v` as an unsigned LEB128 varint.
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+/// `v` as an unsigned LEB128 varint: the bytes and how many are used.
+fn varint(mut v: u64) -> ([u8; VARINT_MAX_BYTES], usize) {
+    let mut bytes = [0; VARINT_MAX_BYTES];
+    let mut n = 0;
     while v >= 0x80 {
-        out.push((v as u8) | 0x80);
+        bytes[n] = (v as u8) | 0x80;
         v >>= 7;
+        n += 1;
     }
-    out.push(v as u8);
+    bytes[n] = v as u8;
+    (bytes, n + 1)
 }
 
 fn zigzag(i: i64) -> u64 {
@@ -425,233 +1158,275 @@ fn zigzag(i: i64) -> u64 {
 }
 
 fn unzigzag(u: u64) -> i64 {
-    ((u >> 1) as i64) ^ -((u & 1) as i64)
+    ((u >> 1) as i64) ^ ((u & 1) as i64).wrapping_neg()
 }
 
-/// The encoder: appends encodings to `out`.
-struct Packer {
-    out: Vec<u8>,
+// ---------------------------------------------------------------------------
+// Decoder
+// ---------------------------------------------------------------------------
+
+/// Why the decoder stopped: plain data, so nothing needs dropping when a Lua
+/// error longjmps over a frame holding one. Becomes a [`PackError`].
+#[derive(Clone, Copy)]
+enum DecodeFail {
+    Truncated {
+        what: &'static str,
+        offset: usize,
+        needed: u64,
+        remaining: usize,
+    },
+    InvalidTag {
+        tag: u8,
+        offset: usize,
+    },
+    InvalidVarint {
+        offset: usize,
+    },
+    InvalidKey {
+        what: &'static str,
+        offset: usize,
+    },
+    TooDeep {
+        offset: usize,
+    },
+    TooMany {
+        count: usize,
+    },
+    NoStack,
 }
 
-impl Packer {
-    /// Packs one value found inside a table at `depth` (0 at the top level).
-    fn value(&mut self, value: &Value, depth: usize) -> Result<(), PackError> {
-        match value {
-            Value::Nil => self.out.push(TAG_NIL),
-            Value::Boolean(false) => self.out.push(TAG_FALSE),
-            Value::Boolean(true) => self.out.push(TAG_TRUE),
-            Value::Integer(i) => self.integer(*i),
-            Value::Number(n) => {
-                self.out.push(TAG_FLOAT);
-                self.out.extend_from_slice(&n.to_bits().to_le_bytes());
-            }
-            Value::String(s) => self.string(&s.as_bytes()),
-            Value::Table(t) => self.table(t, depth + 1)?,
-            other => {
-                return Err(PackError::Unsupported {
-                    what: describe_unsupported(other),
-                    path: String::new(),
-                })
-            }
-        }
-        Ok(())
-    }
-
-    fn integer(&mut self, i: i64) {
-        if (0..=SMALL_INTEGER_MAX).contains(&i) {
-            self.out.push(TAG_SMALL_INTEGER | i as u8);
-        } else {
-            self.out.push(TAG_INTEGER);
-            put_varint(&mut self.out, zigzag(i));
-        }
-    }
-
-    fn string(&mut self, bytes: &[u8]) {
-        if bytes.len() <= SHORT_STRING_MAX {
-            self.out.push(TAG_SHORT_STRING | bytes.len() as u8);
-        } else {
-            self.out.push(TAG_STRING);
-            put_varint(&mut self.out, bytes.len() as u64);
-        }
-        self.out.extend_from_slice(bytes);
-    }
-
-    /// Packs a table at `depth` (1 for a table at the top level).
-    ///
-    /// The two counts are not known until the parts have been written, so each
-    /// gets a one-byte slot that is patched afterwards, and widened (moving the
-    /// bytes after it) only for parts of 128 entries or more.
-    fn table(&mut self, table: &Table, depth: usize) -> Result<(), PackError> {
-        if depth > MAX_DEPTH {
-            return Err(PackError::TooDeep {
+impl From<DecodeFail> for PackError {
+    fn from(fail: DecodeFail) -> Self {
+        match fail {
+            DecodeFail::Truncated {
+                what,
+                offset,
+                needed,
+                remaining,
+            } => PackError::Truncated {
+                what,
+                offset,
+                needed,
+                remaining,
+            },
+            DecodeFail::InvalidTag { tag, offset } => PackError::InvalidTag { tag, offset },
+            DecodeFail::InvalidVarint { offset } => PackError::InvalidVarint { offset },
+            DecodeFail::InvalidKey { what, offset } => PackError::InvalidKey { what, offset },
+            DecodeFail::TooDeep { offset } => PackError::TooDeepInput {
                 limit: MAX_DEPTH,
-                path: String::new(),
-            });
+                offset,
+            },
+            DecodeFail::TooMany { count } => PackError::TooManyValues {
+                count,
+                limit: MAX_LUA_RESULTS,
+            },
+            DecodeFail::NoStack => PackError::StackOverflow {
+                function: "skynet.unpack",
+            },
         }
-        self.out.push(TAG_TABLE);
-        let narr_at = self.out.len();
-        self.out.extend_from_slice(&[0, 0]);
-
-        let mut narr: i64 = 0;
-        loop {
-            let value: Value = table.raw_get(narr + 1).map_err(pack_lua_error)?;
-            if value.is_nil() {
-                break;
-            }
-            narr += 1;
-            self.value(&value, depth)
-                .map_err(|e| within(e, || format!("[{narr}]")))?;
-        }
-        let nhash_at = narr_at + self.patch_count(narr_at, narr as u64);
-
-        let mut nhash: u64 = 0;
-        let mut failure = None;
-        let walked = table.for_each(|key: Value, value: Value| {
-            if matches!(key, Value::Integer(i) if (1..=narr).contains(&i)) {
-                return Ok(());
-            }
-            nhash += 1;
-            match self.pair(&key, &value, depth) {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    failure = Some(e);
-                    // Only stops the walk; `failure` is what gets reported.
-                    Err(mlua::Error::runtime("skynet.pack: stopped"))
-                }
-            }
-        });
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        walked.map_err(pack_lua_error)?;
-        self.patch_count(nhash_at, nhash);
-        Ok(())
-    }
-
-    /// Packs one hash-part entry of a table at `depth`.
-    fn pair(&mut self, key: &Value, value: &Value, depth: usize) -> Result<(), PackError> {
-        match key {
-            Value::Boolean(_) | Value::Integer(_) | Value::Number(_) | Value::String(_) => {
-                self.value(key, depth)?
-            }
-            Value::Table(_) => self
-                .value(key, depth)
-                .map_err(|e| within(e, || key_segment(key)))?,
-            other => {
-                return Err(PackError::UnsupportedKey {
-                    what: describe_unsupported(other),
-                    path: String::new(),
-                })
-            }
-        }
-        self.value(value, depth)
-            .map_err(|e| within(e, || key_segment(key)))
-    }
-
-    /// Writes `count` as a varint into the one-byte slot at `at`, widening the
-    /// slot if needed; returns the varint's length.
-    fn patch_count(&mut self, at: usize, count: u64) -> usize {
-        if count < 0x80 {
-            self.out[at] = count as u8;
-            return 1;
-        }
-        let mut varint = Vec::with_capacity(VARINT_MAX_BYTES);
-        put_varint(&mut varint, count);
-        let len = varint.len();
-        self.out.splice(at..at + 1, varint);
-        len
     }
 }
 
-/// The decoder: reads values from `data` starting at `pos`.
-struct Unpacker<'a> {
-    lua: &'a Lua,
+/// What the decoder pushed, as far as a table key cares.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pushed {
+    Nil,
+    NaN,
+    Other,
+}
+
+/// Decodes every value in `data` onto `l`'s stack; returns how many were
+/// pushed. Past [`MAX_LUA_RESULTS`] values, each further one is decoded (so
+/// that malformed input is still reported as such) and popped, and the count
+/// is an error.
+///
+/// May raise a Lua memory error; never panics.
+///
+/// # Safety
+/// `l` is a running state on this thread. `data` stays valid during the call
+/// (Lua allocations may run the garbage collector: it must not point into an
+/// object that is not anchored). The caller holds no value with a destructor
+/// and is not inside `catch_unwind`.
+#[deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
+unsafe fn decode_stack(l: *mut lua_State, data: &[u8]) -> Result<c_int, DecodeFail> {
+    let mut decoder = Decoder { l, data, pos: 0 };
+    let mut count: usize = 0;
+    while decoder.pos < data.len() {
+        // SAFETY: `lua_checkstack` does not raise; on success the slot it
+        // guarantees is the one `value` pushes into.
+        if unsafe { ffi::lua_checkstack(l, 1) } == 0 {
+            return Err(DecodeFail::NoStack);
+        }
+        // SAFETY: per the contract, with room for one value.
+        unsafe { decoder.value(0)? };
+        count = count.saturating_add(1);
+        if count > MAX_LUA_RESULTS {
+            // SAFETY: drops the value just pushed (a plain slot).
+            unsafe { ffi::lua_pop(l, 1) };
+        }
+    }
+    c_int::try_from(count)
+        .ok()
+        .filter(|_| count <= MAX_LUA_RESULTS)
+        .ok_or(DecodeFail::TooMany { count })
+}
+
+/// The decoder: reads values from `data` at `pos` and pushes them onto the
+/// stack of `l`. `Copy`, like everything it holds, so that it has no
+/// destructor for a Lua error to skip; it cannot panic (the lints on its
+/// `impl` forbid indexing, unchecked arithmetic and unwrapping).
+#[derive(Clone, Copy)]
+struct Decoder<'a> {
+    l: *mut lua_State,
     data: &'a [u8],
     pos: usize,
 }
 
-impl<'a> Unpacker<'a> {
+#[deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
+impl<'a> Decoder<'a> {
     fn remaining(&self) -> usize {
-        self.data.len() - self.pos
+        self.data.len().saturating_sub(self.pos)
     }
 
-    /// Takes the next `n` bytes of the item `what` that starts at `start`.
-    fn take(&mut self, n: u64, what: &'static str, start: usize) -> Result<&'a [u8], PackError> {
-        let remaining = self.remaining();
-        match usize::try_from(n) {
-            Ok(n) if n <= remaining => {
-                let data: &'a [u8] = self.data;
-                let bytes = &data[self.pos..self.pos + n];
-                self.pos += n;
-                Ok(bytes)
+    /// Takes the next byte of the item `what` that starts at `start`.
+    fn byte(&mut self, what: &'static str, start: usize) -> Result<u8, DecodeFail> {
+        match self.data.get(self.pos) {
+            Some(&byte) => {
+                // Cannot wrap: `pos < data.len()`.
+                self.pos = self.pos.wrapping_add(1);
+                Ok(byte)
             }
-            _ => Err(PackError::Truncated {
+            None => Err(DecodeFail::Truncated {
                 what,
                 offset: start,
-                needed: n,
-                remaining,
+                needed: 1,
+                remaining: 0,
             }),
         }
     }
 
-    fn varint(&mut self, what: &'static str, start: usize) -> Result<u64, PackError> {
+    /// Takes the next `n` bytes of the item `what` that starts at `start`.
+    fn take(&mut self, n: u64, what: &'static str, start: usize) -> Result<&'a [u8], DecodeFail> {
+        let data: &'a [u8] = self.data;
+        let pos = self.pos;
+        let bytes = usize::try_from(n)
+            .ok()
+            .and_then(|n| data.get(pos..pos.checked_add(n)?));
+        match bytes {
+            Some(bytes) => {
+                // Cannot wrap: the bytes are inside `data`.
+                self.pos = pos.wrapping_add(bytes.len());
+                Ok(bytes)
+            }
+            None => Err(DecodeFail::Truncated {
+                what,
+                offset: start,
+                needed: n,
+                remaining: self.remaining(),
+            }),
+        }
+    }
+
+    fn varint(&mut self, what: &'static str, start: usize) -> Result<u64, DecodeFail> {
         let varint_at = self.pos;
         let mut v: u64 = 0;
+        let mut shift: u32 = 0;
         for i in 0..VARINT_MAX_BYTES {
-            let byte = self.take(1, what, start)?[0];
+            let byte = self.byte(what, start)?;
             if i == VARINT_MAX_BYTES - 1 && byte > 1 {
-                return Err(PackError::InvalidVarint { offset: varint_at });
+                return Err(DecodeFail::InvalidVarint { offset: varint_at });
             }
-            v |= u64::from(byte & 0x7f) << (7 * i);
+            // `shift` is at most 63 here.
+            v |= u64::from(byte & 0x7f).wrapping_shl(shift);
             if byte & 0x80 == 0 {
                 return Ok(v);
             }
+            shift = shift.wrapping_add(7);
         }
-        Err(PackError::InvalidVarint { offset: varint_at })
+        Err(DecodeFail::InvalidVarint { offset: varint_at })
     }
 
-    /// Reads one value found inside a table at `depth` (0 at the top level).
-    fn value(&mut self, depth: usize) -> Result<Value, PackError> {
+    /// Reads one value found inside a table at `depth` (0 at the top level)
+    /// and pushes it.
+    ///
+    /// # Safety
+    /// As for [`decode_stack`], with room on the stack for one value.
+    unsafe fn value(&mut self, depth: usize) -> Result<Pushed, DecodeFail> {
+        let l = self.l;
         let start = self.pos;
-        let tag = self.take(1, "a value", start)?[0];
-        Ok(match tag {
-            TAG_NIL => Value::Nil,
-            TAG_FALSE => Value::Boolean(false),
-            TAG_TRUE => Value::Boolean(true),
-            TAG_INTEGER => Value::Integer(unzigzag(self.varint("an integer", start)?)),
-            TAG_FLOAT => {
-                let bytes = self.take(8, "a float", start)?;
-                let bits = u64::from_le_bytes(bytes.try_into().expect("took 8 bytes"));
-                Value::Number(f64::from_bits(bits))
+        let tag = self.byte("a value", start)?;
+        // SAFETY: per the contract, each arm pushes one value into the slot
+        // the caller made room for. Only `string` and `table` allocate, and may
+        // raise a memory error (the caller accepts it).
+        unsafe {
+            match tag {
+                TAG_NIL => {
+                    ffi::lua_pushnil(l);
+                    return Ok(Pushed::Nil);
+                }
+                TAG_FALSE => ffi::lua_pushboolean(l, 0),
+                TAG_TRUE => ffi::lua_pushboolean(l, 1),
+                TAG_INTEGER => {
+                    let v = self.varint("an integer", start)?;
+                    ffi::lua_pushinteger(l, unzigzag(v));
+                }
+                TAG_FLOAT => {
+                    let bytes = self.take(8, "a float", start)?;
+                    let bits = <[u8; 8]>::try_from(bytes).map_or(0, u64::from_le_bytes);
+                    let n = f64::from_bits(bits);
+                    ffi::lua_pushnumber(l, n);
+                    if n.is_nan() {
+                        return Ok(Pushed::NaN);
+                    }
+                }
+                TAG_STRING => {
+                    let len = self.varint("a string", start)?;
+                    self.string(len, start)?;
+                }
+                TAG_SHORT_STRING..=TAG_SHORT_STRING_LAST => {
+                    self.string(u64::from(tag & 0x1f), start)?;
+                }
+                TAG_TABLE => self.table(depth.saturating_add(1), start)?,
+                TAG_SMALL_INTEGER..=u8::MAX => ffi::lua_pushinteger(l, i64::from(tag & 0x7f)),
+                _ => return Err(DecodeFail::InvalidTag { tag, offset: start }),
             }
-            TAG_STRING => {
-                let len = self.varint("a string", start)?;
-                self.string(len, start)?
-            }
-            TAG_SHORT_STRING..=TAG_SHORT_STRING_LAST => {
-                self.string(u64::from(tag & 0x1f), start)?
-            }
-            TAG_TABLE => self.table(depth + 1, start)?,
-            TAG_SMALL_INTEGER..=u8::MAX => Value::Integer(i64::from(tag & 0x7f)),
-            _ => {
-                return Err(PackError::InvalidTag { tag, offset: start });
-            }
-        })
+        }
+        Ok(Pushed::Other)
     }
 
-    fn string(&mut self, len: u64, start: usize) -> Result<Value, PackError> {
+    /// # Safety
+    /// As for [`Decoder::value`].
+    unsafe fn string(&mut self, len: u64, start: usize) -> Result<(), DecodeFail> {
         let bytes = self.take(len, "a string", start)?;
-        let s = self.lua.create_string(bytes).map_err(unpack_lua_error)?;
-        Ok(Value::String(s))
+        // SAFETY: per the contract; `lua_pushlstring` copies the bytes and may
+        // raise a memory error.
+        unsafe { ffi::lua_pushlstring(self.l, bytes.as_ptr().cast(), bytes.len()) };
+        Ok(())
     }
 
-    /// Reads the rest of a table at `depth` whose tag was at `start`.
-    fn table(&mut self, depth: usize, start: usize) -> Result<Value, PackError> {
+    /// Reads the rest of a table at `depth` whose tag was at `start`, and
+    /// pushes it.
+    ///
+    /// # Safety
+    /// As for [`Decoder::value`].
+    unsafe fn table(&mut self, depth: usize, start: usize) -> Result<(), DecodeFail> {
+        let l = self.l;
         if depth > MAX_DEPTH {
-            return Err(PackError::TooDeepInput {
-                limit: MAX_DEPTH,
-                offset: start,
-            });
+            return Err(DecodeFail::TooDeep { offset: start });
         }
         let narr = self.varint("a table", start)?;
         let nhash = self.varint("a table", start)?;
@@ -659,42 +1434,59 @@ impl<'a> Unpacker<'a> {
         let needed = nhash.saturating_mul(2).saturating_add(narr);
         let remaining = self.remaining();
         if needed > remaining as u64 {
-            return Err(PackError::Truncated {
+            return Err(DecodeFail::Truncated {
                 what: "a table",
                 offset: start,
                 needed,
                 remaining,
             });
         }
-        // Both counts are now at most `remaining`, so they fit in usize.
-        let table = self
-            .lua
-            .create_table_with_capacity(narr as usize, nhash as usize)
-            .map_err(unpack_lua_error)?;
-        for i in 1..=narr as i64 {
-            let value = self.value(depth)?;
-            if !value.is_nil() {
-                table.raw_set(i, value).map_err(unpack_lua_error)?;
+        // SAFETY: `lua_checkstack` does not raise; on success its three slots
+        // hold the table, a key and a value (a nested table makes its own
+        // room). `lua_createtable` may raise a memory error (or "table
+        // overflow" for sizes Lua cannot hold; the sizes are bounded by the
+        // input's length, and saturated to `c_int`). The array values are set
+        // with `lua_rawseti` (a `nil` is popped instead: it would leave no
+        // entry), the pairs with `lua_rawset` after the key has been checked
+        // (never nil or NaN, so the only error is a memory error). The table
+        // is new and has no metatable.
+        unsafe {
+            if ffi::lua_checkstack(l, 3) == 0 {
+                return Err(DecodeFail::NoStack);
+            }
+            ffi::lua_createtable(
+                l,
+                c_int::try_from(narr).unwrap_or(c_int::MAX),
+                c_int::try_from(nhash).unwrap_or(c_int::MAX),
+            );
+            let mut i: ffi::lua_Integer = 0;
+            for _ in 0..narr {
+                // Cannot wrap: `narr` is at most `data.len()`.
+                i = i.wrapping_add(1);
+                if self.value(depth)? == Pushed::Nil {
+                    ffi::lua_pop(l, 1);
+                } else {
+                    ffi::lua_rawseti(l, -2, i);
+                }
+            }
+            for _ in 0..nhash {
+                let key_at = self.pos;
+                let invalid = match self.value(depth)? {
+                    Pushed::Nil => "nil",
+                    Pushed::NaN => "NaN",
+                    Pushed::Other => "",
+                };
+                if !invalid.is_empty() {
+                    return Err(DecodeFail::InvalidKey {
+                        what: invalid,
+                        offset: key_at,
+                    });
+                }
+                self.value(depth)?;
+                ffi::lua_rawset(l, -3);
             }
         }
-        for _ in 0..nhash {
-            let key_at = self.pos;
-            let key = self.value(depth)?;
-            let invalid = match &key {
-                Value::Nil => Some("nil"),
-                Value::Number(n) if n.is_nan() => Some("NaN"),
-                _ => None,
-            };
-            if let Some(what) = invalid {
-                return Err(PackError::InvalidKey {
-                    what,
-                    offset: key_at,
-                });
-            }
-            let value = self.value(depth)?;
-            table.raw_set(key, value).map_err(unpack_lua_error)?;
-        }
-        Ok(Value::Table(table))
+        Ok(())
     }
 }
 
@@ -709,7 +1501,7 @@ mod tests {
 
     /// Packs one value and unpacks it in the same state.
     fn round_trip(lua: &Lua, value: &Value) -> Value {
-        let bytes = pack(std::slice::from_ref(value)).expect("pack");
+        let bytes = pack(lua, std::slice::from_ref(value)).expect("pack");
         let values = unpack(lua, &bytes).expect("unpack");
         assert_eq!(values.len(), 1, "one value in, one value out");
         values.into_iter().next().unwrap()
@@ -810,7 +1602,13 @@ mod tests {
     fn pack_err(lua: &Lua, code: &str) -> String {
         let values: MultiValue = lua.load(code).eval().expect(code);
         let values: Vec<Value> = values.into_iter().collect();
-        pack(&values).expect_err(code).to_string()
+        pack(lua, &values).expect_err(code).to_string()
+    }
+
+    /// Appends `v` as a varint, for hand-made inputs.
+    fn put_varint(out: &mut Vec<u8>, v: u64) {
+        let (bytes, n) = varint(v);
+        out.extend_from_slice(&bytes[..n]);
     }
 
     fn unpack_err(data: &[u8]) -> String {
@@ -826,7 +1624,11 @@ mod tests {
             assert!(deep_eq(&v, &back), "{v:?} came back as {back:?}");
         }
         assert_eq!(
-            pack(&[Value::Nil, Value::Boolean(false), Value::Boolean(true)]).unwrap(),
+            pack(
+                &lua,
+                &[Value::Nil, Value::Boolean(false), Value::Boolean(true)]
+            )
+            .unwrap(),
             [0, 1, 2]
         );
     }
@@ -862,8 +1664,9 @@ mod tests {
 
     #[test]
     fn small_integers_take_one_byte_and_large_ones_stay_compact() {
-        let size = |i: i64| pack(&[Value::Integer(i)]).unwrap().len();
-        assert_eq!(pack(&[Value::Integer(5)]).unwrap(), [0x85]);
+        let lua = Lua::new();
+        let size = |i: i64| pack(&lua, &[Value::Integer(i)]).unwrap().len();
+        assert_eq!(pack(&lua, &[Value::Integer(5)]).unwrap(), [0x85]);
         assert_eq!(size(0), 1);
         assert_eq!(size(127), 1);
         assert_eq!(size(128), 3);
@@ -871,7 +1674,10 @@ mod tests {
         assert_eq!(size(-64), 2);
         assert_eq!(size(i64::MAX), 11);
         assert_eq!(size(i64::MIN), 11);
-        assert_eq!(pack(&[Value::Integer(-1)]).unwrap(), [TAG_INTEGER, 0x01]);
+        assert_eq!(
+            pack(&lua, &[Value::Integer(-1)]).unwrap(),
+            [TAG_INTEGER, 0x01]
+        );
     }
 
     #[test]
@@ -935,7 +1741,7 @@ mod tests {
             assert!(deep_eq(&v, &back), "{} bytes", bytes.len());
         }
         assert_eq!(
-            pack(&[Value::String(lua.create_string("").unwrap())]).unwrap(),
+            pack(&lua, &[Value::String(lua.create_string("").unwrap())]).unwrap(),
             [TAG_SHORT_STRING]
         );
     }
@@ -946,7 +1752,7 @@ mod tests {
         for len in [65_535, 65_536, 65_537, 1 << 20, (1 << 20) + 3] {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
             let v = Value::String(lua.create_string(&bytes).unwrap());
-            let packed = pack(std::slice::from_ref(&v)).unwrap();
+            let packed = pack(&lua, std::slice::from_ref(&v)).unwrap();
             assert!(packed.len() <= len + 1 + VARINT_MAX_BYTES);
             let back = round_trip(&lua, &v);
             assert!(deep_eq(&v, &back), "{len} bytes");
@@ -986,7 +1792,7 @@ mod tests {
         // {1, 2, nil, 4}: two array values, then [4] = 4 in the hash part.
         let v = lua_value(&lua, "{1, 2, nil, 4}");
         assert_eq!(
-            pack(&[v]).unwrap(),
+            pack(&lua, &[v]).unwrap(),
             [TAG_TABLE, 2, 1, 0x81, 0x82, 0x84, 0x84]
         );
     }
@@ -996,7 +1802,7 @@ mod tests {
         let lua = Lua::new();
         let v = lua_value(&lua, "{10, 20, x = true}");
         assert_eq!(
-            pack(&[v]).unwrap(),
+            pack(&lua, &[v]).unwrap(),
             [0x06, 0x02, 0x01, 0x8a, 0x94, 0x41, b'x', 0x02]
         );
     }
@@ -1069,13 +1875,13 @@ mod tests {
         let lua = Lua::new();
         let s = Value::String(lua.create_string("a").unwrap());
         let values = [Value::Integer(1), Value::Nil, s, Value::Nil];
-        let bytes = pack(&values).unwrap();
+        let bytes = pack(&lua, &values).unwrap();
         let back = unpack(&lua, &bytes).unwrap();
         assert_eq!(back.len(), 4);
         for (a, b) in values.iter().zip(back.iter()) {
             assert!(deep_eq(a, b));
         }
-        assert!(pack(&[]).unwrap().is_empty());
+        assert!(pack(&lua, &[]).unwrap().is_empty());
         assert!(unpack(&lua, &[]).unwrap().is_empty());
     }
 
@@ -1101,7 +1907,7 @@ mod tests {
     #[test]
     fn nesting_past_the_depth_limit_is_an_error_naming_the_limit() {
         let lua = Lua::new();
-        let err = pack(&[nested(&lua, MAX_DEPTH + 1)])
+        let err = pack(&lua, &[nested(&lua, MAX_DEPTH + 1)])
             .unwrap_err()
             .to_string();
         let path = format!("[1]{}", "[1]".repeat(MAX_DEPTH));
@@ -1119,7 +1925,7 @@ mod tests {
         let key = nested(&lua, MAX_DEPTH);
         let t = lua.create_table().unwrap();
         t.raw_set(key, true).unwrap();
-        let err = pack(&[Value::Table(t)]).unwrap_err().to_string();
+        let err = pack(&lua, &[Value::Table(t)]).unwrap_err().to_string();
         assert!(err.contains("deeper than 32"), "{err}");
         assert!(err.contains("(at [1][<table key>][1]"), "{err}");
     }
@@ -1181,12 +1987,12 @@ mod tests {
         let t = lua.create_table().unwrap();
         t.raw_set("ud", ud.clone()).unwrap();
         assert_eq!(
-            pack(&[Value::Table(t)]).unwrap_err().to_string(),
+            pack(&lua, &[Value::Table(t)]).unwrap_err().to_string(),
             "skynet.pack: cannot pack a userdata (at [1].ud)"
         );
         let light = Value::LightUserData(mlua::LightUserData(std::ptr::null_mut()));
         assert_eq!(
-            pack(&[Value::Nil, light]).unwrap_err().to_string(),
+            pack(&lua, &[Value::Nil, light]).unwrap_err().to_string(),
             "skynet.pack: cannot pack a light userdata (at [2])"
         );
     }
@@ -1220,7 +2026,7 @@ mod tests {
     #[test]
     fn every_truncation_of_a_value_is_an_error() {
         let lua = Lua::new();
-        let bytes = pack(&[sample(&lua)]).unwrap();
+        let bytes = pack(&lua, &[sample(&lua)]).unwrap();
         assert!(unpack(&lua, &bytes).is_ok());
         for len in 1..bytes.len() {
             let err = unpack(&lua, &bytes[..len]).expect_err("a strict prefix");
@@ -1443,12 +2249,344 @@ mod tests {
         let lua = Lua::new();
         let big = Value::String(lua.create_string(vec![b'x'; 1 << 20]).unwrap());
         // `big` stays alive, so the garbage collector cannot make room.
-        let bytes = pack(std::slice::from_ref(&big)).unwrap();
+        let bytes = pack(&lua, std::slice::from_ref(&big)).unwrap();
         lua.set_memory_limit(lua.used_memory() + (256 << 10))
             .unwrap();
         let err = unpack(&lua, &bytes).unwrap_err().to_string();
         assert!(err.starts_with("skynet.unpack: "), "{err}");
         assert!(err.contains("memory"), "{err}");
+    }
+
+    #[test]
+    fn lua_unpack_argument_errors_are_exact() {
+        let lua = lua_with_register();
+        let errors: Vec<String> = lua
+            .load(
+                r#"
+                local errs = {}
+                local function try(...)
+                    local ok, err = pcall(c.unpack, ...)
+                    assert(not ok, "expected an error")
+                    errs[#errs + 1] = err
+                end
+                try(nil) try() try(5) try(1.5) try(true) try(print) try(coroutine.create(print))
+                try("abc", 1.0) try("abc", true) try("abc", {})
+                try("abc", math.maxinteger) try("abc", math.mininteger)
+                return errs
+                "#,
+            )
+            .eval()
+            .unwrap();
+        let expected = [
+            "skynet.unpack: bad argument #1 (string expected, got nil)",
+            "skynet.unpack: bad argument #1 (string expected, got no value)",
+            "skynet.unpack: bad argument #1 (string expected, got integer)",
+            "skynet.unpack: bad argument #1 (string expected, got number)",
+            "skynet.unpack: bad argument #1 (string expected, got boolean)",
+            "skynet.unpack: bad argument #1 (string expected, got function)",
+            "skynet.unpack: bad argument #1 (string expected, got thread)",
+            "skynet.unpack: bad argument #2 (integer expected, got number)",
+            "skynet.unpack: bad argument #2 (integer expected, got boolean)",
+            "skynet.unpack: bad argument #2 (integer expected, got table)",
+            "skynet.unpack: bad argument #2 (size 9223372036854775807 out of range 0..=3)",
+            "skynet.unpack: bad argument #2 (size -9223372036854775808 out of range 0..=3)",
+        ];
+        assert_eq!(errors, expected);
+    }
+
+    #[test]
+    fn lua_errors_are_exact_and_match_the_rust_errors() {
+        let lua = lua_with_register();
+        let errors: Vec<String> = lua
+            .load(
+                r#"
+                local errs = {}
+                local function try(f, ...)
+                    local ok, err = pcall(f, ...)
+                    assert(not ok, "expected an error")
+                    errs[#errs + 1] = err
+                end
+                try(c.pack, 1, {handlers = {on_open = print}})
+                -- Output already past the stack buffer when the error is found.
+                try(c.pack, {string.rep("x", 1000), {y = print}})
+                try(c.pack, {[print] = 1})
+                try(c.pack, nil, {[{[{}] = {io.stdout}}] = 1})
+                local t = {} t[1] = t
+                try(c.pack, t)
+                try(c.unpack, "\6\255\255\255\255\15\0")
+                try(c.unpack, "\6\0\255\255\255\255\255\255\255\255\255\1")
+                try(c.unpack, "\5\255\255\255\255\255\255\255\255\255\1abc")
+                try(c.unpack, "\3\255\255\255\255\255\255\255\255\255\2")
+                try(c.unpack, "\6\0\1\0\129")
+                try(c.unpack, string.rep("\0", 100001))
+                try(c.unpack, string.rep("\0", 200000))
+                -- Malformed input past the result limit is reported as such.
+                try(c.unpack, string.rep("\0", 100001) .. "\7")
+                return errs
+                "#,
+            )
+            .eval()
+            .unwrap();
+        let expected = [
+            "skynet.pack: cannot pack a function (at [2].handlers.on_open)".to_string(),
+            "skynet.pack: cannot pack a function (at [1][2].y)".to_string(),
+            "skynet.pack: cannot pack a function as a table key (at [1])".to_string(),
+            "skynet.pack: cannot pack a userdata (at [2][<table key>][<table key>][1])".to_string(),
+            format!(
+                "skynet.pack: tables nested deeper than 32 levels (is there a cycle?) (at [1]{})",
+                "[1]".repeat(MAX_DEPTH)
+            ),
+            "skynet.unpack: truncated input: a table at offset 0 needs 4294967295 more byte(s), \
+             0 left"
+                .to_string(),
+            "skynet.unpack: truncated input: a table at offset 0 needs 18446744073709551615 more \
+             byte(s), 0 left"
+                .to_string(),
+            "skynet.unpack: truncated input: a string at offset 0 needs 18446744073709551615 \
+             more byte(s), 3 left"
+                .to_string(),
+            "skynet.unpack: malformed varint at offset 1".to_string(),
+            "skynet.unpack: invalid table key (nil) at offset 3".to_string(),
+            "skynet.unpack: too many values (100001, at most 100000)".to_string(),
+            "skynet.unpack: too many values (200000, at most 100000)".to_string(),
+            "skynet.unpack: invalid type tag 0x07 at offset 100001".to_string(),
+        ];
+        assert_eq!(errors, expected);
+        // The Rust functions give the same messages.
+        assert_eq!(
+            pack_err(&lua, "return 1, {handlers = {on_open = print}}"),
+            expected[0]
+        );
+        assert_eq!(
+            pack_err(&lua, "return {string.rep('x', 1000), {y = print}}"),
+            expected[1]
+        );
+        assert_eq!(unpack_err(b"\x06\x00\x01\x00\x81"), expected[9]);
+        assert_eq!(unpack_err(&vec![0; 200_000]), expected[11]);
+    }
+
+    #[test]
+    fn lua_and_rust_pack_agree_around_the_stack_buffer() {
+        // Outputs from a few bytes to a few times the stack buffer, with table
+        // counts widened before, across and after the output moves to the heap.
+        let lua = lua_with_register();
+        let make: mlua::Function = lua
+            .load(
+                r#"
+                return function(prefix, n)
+                    local t = {}
+                    for i = 1, n do t[i] = i % 100 end
+                    for i = 1, n do t["k" .. i] = true end
+                    return string.rep("p", prefix), t, -1
+                end
+                "#,
+            )
+            .eval()
+            .unwrap();
+        let lua_pack: mlua::Function = lua.load("return c.pack").eval().unwrap();
+        for n in [0, 1, 127, 128, 129, 200] {
+            for prefix in 0..=2 * INLINE_OUT + 40 {
+                let values: MultiValue = make.call((prefix, n)).unwrap();
+                let values: Vec<Value> = values.into_iter().collect();
+                let bytes = pack(&lua, &values).unwrap();
+                let (s, len): (mlua::String, usize) =
+                    lua_pack.call(MultiValue::from_vec(values.clone())).unwrap();
+                assert_eq!(s.as_bytes().as_ref(), &bytes[..], "{prefix} {n}");
+                assert_eq!(len, bytes.len());
+                let back = unpack(&lua, &bytes).unwrap();
+                assert_eq!(back.len(), 3);
+                for (a, b) in values.iter().zip(back.iter()) {
+                    assert!(deep_eq(a, b), "{prefix} {n}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn many_arguments_and_deep_tables_fit_on_the_stack() {
+        let lua = lua_with_register();
+        lua.load(
+            r#"
+            local function nest(levels)
+                local t = {}
+                for _ = 2, levels do t = {t, k = {}} end
+                return t
+            end
+            local args = {}
+            for i = 1, 5000 do args[i] = nest(32) end
+            local msg = c.pack(table.unpack(args))
+            local back = table.pack(c.unpack(msg))
+            assert(back.n == 5000)
+            local depth, t = 0, back[5000]
+            while t do depth, t = depth + 1, t[1] end
+            assert(depth == 32, depth)
+            "#,
+        )
+        .exec()
+        .unwrap();
+    }
+
+    #[test]
+    fn random_input_to_the_lua_unpack_gives_plain_errors() {
+        let lua = lua_with_register();
+        lua.load(
+            r#"
+            math.randomseed(42)
+            local seeds = { c.pack({1, "two", {3.5, x = {y = true}}, [false] = -7}) }
+            for _ = 1, 20000 do
+                local bytes = {}
+                if math.random() < 0.5 then
+                    for i = 1, math.random(0, 24) do bytes[i] = string.char(math.random(0, 255)) end
+                else
+                    local s = seeds[1]
+                    for i = 1, #s do bytes[i] = s:sub(i, i) end
+                    for _ = 1, math.random(1, 3) do
+                        bytes[math.random(1, #s)] = string.char(math.random(0, 255))
+                    end
+                end
+                local ok, err = pcall(c.unpack, table.concat(bytes))
+                assert(ok or (type(err) == "string" and err:find("^skynet%.unpack: ")), err)
+            end
+            "#,
+        )
+        .exec()
+        .unwrap();
+    }
+
+    /// Runs the probe `which` (a Lua function returning what its `pcall` of
+    /// `c.pack` or `c.unpack` gave, reduced to a boolean and a value) under
+    /// memory limits from tight to loose. Every outcome must be a success or a
+    /// plain string error, and the VM must work normally after each.
+    #[test]
+    fn lua_functions_under_a_tight_memory_limit_fail_cleanly_and_the_vm_lives_on() {
+        let lua = lua_with_register();
+        let probe: mlua::Function = lua
+            .load(
+                r##"
+                local big = {}
+                for i = 1, 200 do big[i] = {i, "v" .. i, x = i * 0.5} end
+                local msg = c.pack(big, string.rep("s", 5000))
+                local many = string.rep("\0", 100000)
+                local bad_value = {f = print}
+                local k = 1 << 40
+                return function(which)
+                    if which == 1 then
+                        local ok, t, s = pcall(c.unpack, msg)
+                        if not ok then return false, t end
+                        return true, t[200][2] == "v200" and t[200].x == 100.0 and #s == 5000
+                    elseif which == 2 then
+                        -- Output past the stack buffer: the protected push.
+                        local ok, s, sz = pcall(c.pack, big)
+                        if not ok then return false, s end
+                        return true, #s == sz and sz > 1000
+                    elseif which == 3 then
+                        -- A new short string pushed from the stack buffer.
+                        k = k + 1
+                        local ok, s, sz = pcall(c.pack, k)
+                        if not ok then return false, s end
+                        return true, sz == 7
+                    elseif which == 4 then
+                        local ok, n = pcall(function() return select("#", c.unpack(many)) end)
+                        if not ok then return false, n end
+                        return true, n == 100000
+                    elseif which == 5 then
+                        local ok, err = pcall(c.pack, 1, bad_value)
+                        return false, err
+                    else
+                        local ok, err = pcall(c.unpack, "\6\0\1\0\129")
+                        return false, err
+                    end
+                end
+                "##,
+            )
+            .eval()
+            .unwrap();
+        let check: mlua::Function = lua
+            .load(
+                r#"
+                return function()
+                    local a, b, t = c.unpack(c.pack(1, "two", {3, x = {4}}))
+                    return a == 1 and b == "two" and t[1] == 3 and t.x[1] == 4
+                end
+                "#,
+            )
+            .eval()
+            .unwrap();
+        let allowed = |which: i64| -> Vec<&'static str> {
+            let mut allowed = vec!["not enough memory"];
+            match which {
+                4 => allowed.push("skynet.unpack: cannot grow the Lua stack"),
+                5 => allowed.push("skynet.pack: cannot pack a function (at [2].f)"),
+                6 => allowed.push("skynet.unpack: invalid table key (nil) at offset 3"),
+                _ => {}
+            }
+            allowed
+        };
+        for which in 1..=6 {
+            let (mut failed, mut succeeded, mut outside) = (0, 0, 0);
+            // 100,000 results need megabytes of stack.
+            let step = if which == 4 { 25_000 } else { 1_000 };
+            for extra in (0..200 * step).step_by(step) {
+                lua.gc_collect().unwrap();
+                lua.gc_collect().unwrap();
+                lua.set_memory_limit(lua.used_memory() + extra).unwrap();
+                let result = probe.call::<(bool, Value)>(which);
+                lua.set_memory_limit(0).unwrap();
+                match result {
+                    Ok((true, Value::Boolean(true))) => succeeded += 1,
+                    Ok((false, Value::String(err))) => {
+                        let err = err.to_str().unwrap().to_string();
+                        assert!(allowed(which).contains(&err.as_str()), "{which}: {err:?}");
+                        if err == "not enough memory" || err.contains("stack") {
+                            failed += 1;
+                        } else {
+                            succeeded += 1;
+                        }
+                    }
+                    Ok(other) => panic!("probe {which}: {other:?}"),
+                    // mlua's own allocations for the call itself.
+                    Err(mlua::Error::MemoryError(_)) => outside += 1,
+                    Err(e) => panic!("probe {which}: {e}"),
+                }
+                assert!(check.call::<bool>(()).unwrap(), "probe {which}, {extra}");
+            }
+            assert!(
+                failed > 0,
+                "probe {which} never ran out of memory ({outside})"
+            );
+            assert!(succeeded > 0, "probe {which} never succeeded");
+        }
+    }
+
+    #[test]
+    fn rust_functions_under_a_tight_memory_limit_fail_cleanly_and_the_vm_lives_on() {
+        let lua = Lua::new();
+        let t = lua_value(
+            &lua,
+            "local t = {} for i = 1, 300 do t[i] = {i, tostring(i)} end return t",
+        );
+        let bytes = pack(&lua, std::slice::from_ref(&t)).unwrap();
+        let (mut failed, mut succeeded) = (0, 0);
+        for extra in (0..100_000).step_by(500) {
+            lua.gc_collect().unwrap();
+            lua.set_memory_limit(lua.used_memory() + extra).unwrap();
+            let result = unpack(&lua, &bytes);
+            lua.set_memory_limit(0).unwrap();
+            match result {
+                Ok(values) => {
+                    succeeded += 1;
+                    assert!(deep_eq(&t, &values[0]));
+                }
+                Err(PackError::Lua {
+                    function: "skynet.unpack",
+                    source: mlua::Error::MemoryError(_),
+                }) => failed += 1,
+                Err(e) => panic!("{extra}: {e}"),
+            }
+            let again = unpack(&lua, &pack(&lua, &[Value::Integer(7)]).unwrap()).unwrap();
+            assert_eq!(int(&again[0]), 7);
+        }
+        assert!(failed > 0 && succeeded > 0, "{failed} {succeeded}");
     }
 
     /// A Lua value built in Rust, for property tests.
@@ -1524,7 +2662,7 @@ mod tests {
         fn pack_then_unpack_gives_deep_equal_values(values in proptest::collection::vec(value(), 0..4)) {
             let lua = Lua::new();
             let values: Vec<Value> = values.iter().map(|g| g.to_lua(&lua)).collect();
-            let bytes = pack(&values).unwrap();
+            let bytes = pack(&lua, &values).unwrap();
             let other = Lua::new();
             let back = unpack(&other, &bytes).unwrap();
             prop_assert_eq!(back.len(), values.len());
@@ -1536,7 +2674,7 @@ mod tests {
         #[test]
         fn strict_prefixes_of_one_value_are_errors(v in value(), cut in any::<prop::sample::Index>()) {
             let lua = Lua::new();
-            let bytes = pack(&[v.to_lua(&lua)]).unwrap();
+            let bytes = pack(&lua, &[v.to_lua(&lua)]).unwrap();
             if bytes.len() > 1 {
                 let len = 1 + cut.index(bytes.len() - 1);
                 prop_assert!(unpack(&lua, &bytes[..len]).is_err());
@@ -1555,7 +2693,7 @@ mod tests {
             flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
         ) {
             let lua = Lua::new();
-            let mut bytes = pack(&[v.to_lua(&lua)]).unwrap();
+            let mut bytes = pack(&lua, &[v.to_lua(&lua)]).unwrap();
             for (at, byte) in flips {
                 let i = at.index(bytes.len());
                 bytes[i] = byte;
