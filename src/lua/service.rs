@@ -12,7 +12,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Value};
+use mlua::{ffi, Lua, LuaOptions, MultiValue, StdLib, Value};
 
 use super::core::{self, Callback, Native};
 use super::embedded;
@@ -62,8 +62,9 @@ struct Vm {
     native: Arc<Native>,
     /// The address of the VM's main `lua_State` (see `interrupt.rs`).
     main: usize,
-    /// The dispatch function, as last registered with `skynet.core.callback`.
-    callback: Option<Function>,
+    /// The dispatch function, as last registered with `skynet.core.callback`
+    /// (held in the registry: `dispatch` pushes it by its key).
+    callback: Option<mlua::RegistryKey>,
 }
 
 impl Vm {
@@ -264,7 +265,16 @@ impl Service for LuaService {
             return;
         };
         if vm.native.callback_changed.swap(false, Ordering::Relaxed) {
-            vm.callback = vm.lua.app_data_ref::<Callback>().and_then(|c| c.0.clone());
+            let callback = vm.lua.app_data_ref::<Callback>().and_then(|c| c.0.clone());
+            vm.callback = match callback.map(|f| vm.lua.create_registry_value(f)) {
+                Some(Ok(key)) => Some(key),
+                Some(Err(e)) => {
+                    let why = format!("cannot keep the dispatch callback: {e}");
+                    super::log::service_line(ctx.handle(), &why);
+                    None
+                }
+                None => None,
+            };
         }
         let Some(callback) = &vm.callback else {
             super::log::service_line(
@@ -277,23 +287,50 @@ impl Service for LuaService {
             return;
         };
         let _running = vm.enter(ctx);
-        let lua = &vm.lua;
-        let result = (|| -> mlua::Result<()> {
-            let (data, size) = match &message.payload {
-                Payload::Bytes(b) => (Value::String(lua.create_string(b)?), b.len()),
-                Payload::Empty => (Value::Nil, 0),
-                Payload::Socket(event) => (super::socket_event::to_lua(lua, event)?, 0),
-            };
-            callback.call::<()>((
-                message.ptype,
-                data,
-                size,
-                message.session,
-                message.source.get(),
-            ))
-        })();
+        let result = dispatch(&vm.lua, callback, &message);
         if let Err(e) = result {
             super::log::service_line(ctx.handle(), &format!("error in dispatch: {e}"));
         }
+    }
+}
+
+/// Calls the dispatch callback `callback(ptype, msg, sz, session, source)` for
+/// `message`: `msg` is the payload as a Lua string (nil if empty), or the
+/// socket event's table. The arguments are pushed straight onto the Lua stack
+/// (this runs for every message).
+fn dispatch(lua: &Lua, callback: &mlua::RegistryKey, message: &Message) -> mlua::Result<()> {
+    let (event, bytes) = match &message.payload {
+        Payload::Bytes(b) => (None, Some(&b[..])),
+        Payload::Empty => (None, None),
+        Payload::Socket(event) => (Some(super::socket_event::to_lua(lua, event)?), None),
+    };
+    let id = ffi::lua_Integer::from(callback.id());
+    let ptype = ffi::lua_Integer::from(message.ptype);
+    let size = bytes.map_or(0, <[u8]>::len) as ffi::lua_Integer;
+    let session = ffi::lua_Integer::from(message.session);
+    let source = ffi::lua_Integer::from(message.source.get());
+    let has_event = event.is_some();
+    // SAFETY: exec_raw runs the closure as a C function under lua_pcall, with
+    // the event table (if any) as its one argument and LUA_MINSTACK free slots
+    // for the six pushes. The closure holds only integers and a borrowed
+    // slice (`bytes`, alive in `message` until this returns), so an error
+    // raised by the callback (or a memory error from lua_pushlstring) may
+    // longjmp over it to that pcall, which returns it as an Err.
+    unsafe {
+        lua.exec_raw::<()>(event, |state| {
+            ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, id);
+            ffi::lua_pushinteger(state, ptype);
+            if has_event {
+                ffi::lua_pushvalue(state, 1);
+            } else if let Some(bytes) = bytes {
+                ffi::lua_pushlstring(state, bytes.as_ptr().cast(), bytes.len());
+            } else {
+                ffi::lua_pushnil(state);
+            }
+            ffi::lua_pushinteger(state, size);
+            ffi::lua_pushinteger(state, session);
+            ffi::lua_pushinteger(state, source);
+            ffi::lua_call(state, 5, 0);
+        })
     }
 }
