@@ -72,6 +72,10 @@ local POOL_MAX = 64
 local END = setmetatable({}, { __name = "skynet task end" })
 -- session -> the address a call waits on, for skynet.term.
 local watching = {}
+-- response functions (skynet.response) not yet called: skynet.exit calls them.
+local unanswered = {}
+-- Set by skynet.exit: nothing queued runs any more.
+local exited = false
 -- The task coroutine `resume` is running. Sessions wait on it, not on
 -- coroutine.running(): inside a skynet.coroutine user coroutine, skynet's own
 -- yields are passed up to the task, and the task's resume is passed down.
@@ -287,7 +291,7 @@ end
 -- Wakeups first, then forks, until neither is left: a fork may wake a
 -- coroutine, and a woken coroutine may fork.
 local function run_pending()
-	while true do
+	while not exited do
 		local token = table.remove(wakeups, 1)
 		if token ~= nil then
 			local session = sleeping[token]
@@ -413,7 +417,7 @@ function skynet.response(pack)
 	end
 	request_session[co] = -session
 	local source, done = request_source[co], false
-	return function(ok, ...)
+	local function respond(ok, ...)
 		if ok == "TEST" then
 			return not done
 		end
@@ -421,11 +425,14 @@ function skynet.response(pack)
 			error("skynet.response: already responded to session " .. session, 2)
 		end
 		done = true
+		unanswered[respond] = nil
 		if ok then
 			return c.send(source, PTYPE_RESPONSE, session, pack(...)) ~= nil
 		end
 		return c.send(source, PTYPE_ERROR, session, "") ~= nil
 	end
+	unanswered[respond] = true
+	return respond
 end
 
 -- ----- sleeping, waiting, forking -----
@@ -492,13 +499,19 @@ end
 -- ----- the service's life -----
 
 function skynet.exit()
-	-- Every request still being handled gets an error: its caller must not wait.
+	-- Every request still being handled, or whose response is held
+	-- (skynet.response), gets an error: its caller must not wait.
 	for co, session in pairs(request_session) do
 		if session > 0 then
 			c.send(request_source[co], PTYPE_ERROR, session, "")
 			request_session[co] = -session
 		end
 	end
+	for respond in pairs(unanswered) do
+		respond(false)
+	end
+	-- Queued forks and wakeups never run (run_pending stops).
+	exited = true
 	-- The launcher forgets us, and answers a newservice still waiting on us.
 	skynet.send(".launcher", "lua", "REMOVE", c.self(), false)
 	c.exit()
@@ -584,6 +597,7 @@ local function internals()
 		request_source = request_source,
 		tasks = tasks,
 		forks = forks,
+		starting = starting,
 		task_of = task_of,
 		drop_task = drop_task,
 		resume = resume,

@@ -8,7 +8,7 @@
 return function(skynet, I)
 	local c, proto = I.c, I.proto
 	local waiting, watching, sleeping = I.waiting, I.watching, I.sleeping
-	local tasks, forks = I.tasks, I.forks
+	local tasks, forks, starting = I.tasks, I.forks, I.starting
 	local task_of, drop_task, resume, finish_request = I.task_of, I.drop_task, I.resume, I.finish_request
 
 	-- skynet.request: several calls at once, their responses taken as they arrive.
@@ -193,13 +193,19 @@ return function(skynet, I)
 	-- of a sleep or wait, or part of tostring(co) (as skynet.task prints it). Its
 	-- pending session is dropped, the request it was handling (if unanswered) gets
 	-- an error, and it is closed. Returns the coroutine, or nil if none was found.
+	-- A killed coroutine is closed, never reused, so killing it again finds
+	-- nothing.
+	local function kill(co)
+		starting[co] = nil
+		tasks[co] = nil
+		coroutine.close(co)
+	end
+
 	function skynet.killthread(thread)
 		for i, co in ipairs(forks) do
 			if co == thread then
 				table.remove(forks, i)
-				if not drop_task(co) then
-					tasks[co] = nil
-				end
+				kill(co)
 				return co
 			end
 		end
@@ -225,10 +231,7 @@ return function(skynet, I)
 			end
 		end
 		finish_request(co, true)
-		if not drop_task(co) then
-			tasks[co] = nil
-			coroutine.close(co)
-		end
+		kill(co)
 		return co
 	end
 end

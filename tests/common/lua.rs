@@ -117,3 +117,128 @@ impl LuaNode {
         next_report(&self.reports, what)
     }
 }
+
+/// One line a Lua service logged: `skynet.error`, `print`, or the traceback of
+/// a handler that failed.
+#[derive(Clone, Debug)]
+pub struct LogLine {
+    /// The service, as `:0000000a`. Handles repeat across the nodes of one test
+    /// process: match on text unique to the test as well.
+    pub service: String,
+    pub text: String,
+}
+
+/// The service log lines of this test process, for tests that check what a
+/// service logged. [`ServiceLog::get`] installs it as the process's `tracing`
+/// subscriber, so it must be called before the first node starts (the stderr
+/// subscriber a [`LuaNode`] installs then stands aside). Every line still goes
+/// to stderr, shown with a failing test.
+pub struct ServiceLog {
+    lines: std::sync::Mutex<Vec<LogLine>>,
+    added: std::sync::Condvar,
+}
+
+impl ServiceLog {
+    /// The log, installed on the first call.
+    pub fn get() -> &'static ServiceLog {
+        static LOG: std::sync::OnceLock<&'static ServiceLog> = std::sync::OnceLock::new();
+        LOG.get_or_init(|| {
+            let log: &'static ServiceLog = Box::leak(Box::new(ServiceLog {
+                lines: std::sync::Mutex::new(Vec::new()),
+                added: std::sync::Condvar::new(),
+            }));
+            use tracing_subscriber::layer::SubscriberExt;
+            let subscriber = tracing_subscriber::registry().with(Capture(log));
+            tracing::subscriber::set_global_default(subscriber).expect(
+                "ServiceLog::get must come before anything else sets the tracing subscriber",
+            );
+            log
+        })
+    }
+
+    /// The first line `matches` accepts, waiting for it up to [`WAIT`]; panics
+    /// naming `what` (and the lines logged meanwhile) if none comes.
+    pub fn wait_for(&self, what: &str, matches: impl Fn(&LogLine) -> bool) -> LogLine {
+        let deadline = std::time::Instant::now() + WAIT;
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(line) = lines.iter().find(|l| matches(l)) {
+                return line.clone();
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                panic!("timed out after {WAIT:?} waiting for a log line: {what}");
+            }
+            lines = self
+                .added
+                .wait_timeout(lines, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// Every line logged so far that `matches` accepts.
+    pub fn matching(&self, matches: impl Fn(&LogLine) -> bool) -> Vec<LogLine> {
+        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        lines.iter().filter(|l| matches(l)).cloned().collect()
+    }
+}
+
+/// The `tracing` layer behind [`ServiceLog`]: keeps service lines, and writes
+/// them and the runtime's warnings and errors to stderr.
+struct Capture(&'static ServiceLog);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+    fn enabled(
+        &self,
+        metadata: &tracing::Metadata<'_>,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        metadata.target() == lunet::lua::log::TARGET || *metadata.level() <= tracing::Level::WARN
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let metadata = event.metadata();
+        if metadata.target() != lunet::lua::log::TARGET {
+            eprintln!(
+                "{} {}: {}",
+                metadata.level(),
+                metadata.target(),
+                fields.message
+            );
+            return;
+        }
+        eprintln!("[{}] {}", fields.service, fields.message);
+        let mut lines = self.0.lines.lock().unwrap_or_else(|p| p.into_inner());
+        lines.push(LogLine {
+            service: fields.service,
+            text: fields.message,
+        });
+        self.0.added.notify_all();
+    }
+}
+
+/// The fields of a log event the capture keeps.
+#[derive(Default)]
+struct Fields {
+    service: String,
+    message: String,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "service" => self.service = format!("{value:?}"),
+            "message" => self.message = format!("{value:?}"),
+            _ => {}
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_string();
+        }
+    }
+}
