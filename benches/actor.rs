@@ -7,7 +7,8 @@
 //! LUNET_BENCH_ONLY=lua-call cargo bench --bench actor  # one section, for a profiler
 //! ```
 //! `LUNET_BENCH_ONLY` is one of `lua-call`, `lua-send`, `rust-call`, `create`,
-//! `memory`.
+//! `memory`. `LUNET_BENCH_N` overrides N (e.g. two runs under
+//! `valgrind --tool=callgrind` with different N give instructions per message).
 //!
 //! # What runs
 //! Every section gets a fresh runtime (`threads: 2`), a Rust probe service that
@@ -179,7 +180,7 @@ struct Sizes {
 
 impl Sizes {
     fn from_env() -> Sizes {
-        if std::env::var("LUNET_BENCH_QUICK").is_ok_and(|v| v == "1") {
+        let mut sizes = if std::env::var("LUNET_BENCH_QUICK").is_ok_and(|v| v == "1") {
             Sizes {
                 n: 20_000,
                 m: 200,
@@ -191,7 +192,14 @@ impl Sizes {
                 m: 2000,
                 k: 1000,
             }
+        };
+        if let Some(n) = std::env::var("LUNET_BENCH_N")
+            .ok()
+            .and_then(|n| n.parse().ok())
+        {
+            sizes.n = n;
         }
+        sizes
     }
 
     /// Warm-up calls before the timed ones.

@@ -63,7 +63,9 @@ local forks = {}
 -- task -> the function it will run, for tasks made but not yet started
 -- (forks, timeouts, the select and term helpers).
 local starting = {}
--- every task with work (started or not), for skynet.task.
+-- every task waiting to go on, for skynet.task: suspended (in a call, sleep
+-- or wait) or made and not yet started (a fork, a timeout). A task handling a
+-- message is not counted until it first yields.
 local tasks = {}
 -- idle tasks, ready for their next function.
 local pool = {}
@@ -188,7 +190,7 @@ local function task_main(f, ...)
 	return task_main(coroutine_yield(END))
 end
 
--- An idle task from the pool, or a new one, now counted as having work.
+-- An idle task from the pool, or a new one.
 local function new_task()
 	local n = #pool
 	local co
@@ -198,7 +200,6 @@ local function new_task()
 	else
 		co = coroutine_create(task_main)
 	end
-	tasks[co] = true
 	return co
 end
 
@@ -206,6 +207,7 @@ end
 local function task_of(f)
 	local co = new_task()
 	starting[co] = f
+	tasks[co] = true
 	return co
 end
 
@@ -249,13 +251,23 @@ local function resumed(co, outer, ok, r)
 	running_thread = outer
 	if ok then
 		if r == END then
-			tasks[co] = nil
-			if request_session[co] ~= nil then
-				finish_request(co, false)
+			if tasks[co] then
+				tasks[co] = nil
+			end
+			local session = request_session[co]
+			if session ~= nil then
+				if session > 0 then
+					finish_request(co, false)
+				else
+					request_session[co] = nil
+					request_source[co] = nil
+				end
 			end
 			if #pool < POOL_MAX then
 				pool[#pool + 1] = co
 			end
+		else
+			tasks[co] = true -- suspended
 		end
 		return
 	end

@@ -730,6 +730,54 @@ end)
 
 // ----- functions without a test that checks their result -----
 
+// skynet.core.send is a C function reading its arguments off the stack
+// (src/lua/send.rs): each bad argument is refused with a message naming it,
+// and `sz` sends only the first bytes.
+#[test]
+fn the_native_send_refuses_bad_arguments_and_sends_the_first_sz_bytes() {
+    let node = Node::new(&[(
+        "sender",
+        r##"
+local skynet = require "skynet"
+local c = require "skynet.core"
+local probe = tonumber((...))
+skynet.start(function()
+    local me = skynet.self()
+    local out = {}
+    local function try(...)
+        local ok, err = pcall(c.send, ...)
+        out[#out + 1] = ok and "ok" or tostring(err):match("skynet%.core%.send: (.*)$")
+    end
+    try({}, skynet.PTYPE_TEXT, 0, "x")
+    try(me, 256, 0, "x")
+    try(me, "lua", 0, "x")
+    try(me, skynet.PTYPE_TEXT, 0.5, "x")
+    try(me, skynet.PTYPE_TEXT, 0, {})
+    try(me, skynet.PTYPE_TEXT, 0, "x", -1)
+    out[#out + 1] = tostring(c.send(0xfffff, skynet.PTYPE_TEXT, 0, "x"))
+    out[#out + 1] = tostring(c.send(".nobody", skynet.PTYPE_TEXT, 0, "x"))
+    skynet.send(probe, "text", "ok refused " .. table.concat(out, "|"))
+    -- Text to the probe: only the first 5 bytes, then the whole string.
+    c.send(probe, skynet.PTYPE_TEXT, 0, "ok cut and more", 6)
+    c.send(skynet.address(probe), skynet.PTYPE_TEXT, 0, "ok whole", 100)
+end)
+"##,
+    )]);
+    node.launch("sender", &[]);
+    assert_eq!(
+        node.expect("refused"),
+        "address must be a handle or a name, got table\
+         |message type must be an integer 0..255\
+         |message type must be an integer 0..255\
+         |session must be an integer or nil\
+         |message must be a string or nil, got table\
+         |size must be a non-negative integer or nil\
+         |nil|nil"
+    );
+    assert_eq!(node.expect("cut"), "");
+    assert_eq!(node.expect("whole"), "");
+}
+
 #[test]
 fn ptype_constants_have_skynets_values_and_the_runtimes() {
     let node = Node::new(&[(

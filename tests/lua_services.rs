@@ -242,8 +242,15 @@ skynet.register_protocol {
     unpack = function(...) return ... end,
     dispatch = function(_, source)
         exits[#exits + 1] = source
+        skynet.wakeup(exits)
     end,
 }
+-- Waits until the monitor has been told of n exits.
+local function exited(n)
+    while #exits < n do
+        skynet.wait(exits)
+    end
+end
 skynet.start(function()
     skynet.register(".tester")
     local me = skynet.localname(".tester") == skynet.self()
@@ -252,12 +259,12 @@ skynet.start(function()
     skynet.name(".kid", child)
     local named = skynet.call(".kid", "lua", "x")
     skynet.kill(".kid")
-    skynet.sleep(5)
+    exited(1)
     local ok = pcall(skynet.call, child, "lua", "x")
     local list = skynet.call(".launcher", "lua", "LIST")
     local other = skynet.newservice("child")
     skynet.kill(other)
-    skynet.sleep(5)
+    exited(2)
     local monitored = exits[1] == child and exits[2] == other
     skynet.monitor(0)
     skynet.send(probe, "text", string.format("ok %s %s %s %s %s", tostring(me), named,

@@ -53,7 +53,7 @@ impl Native {
         }
     }
 
-    fn new_session(&self) -> i32 {
+    pub(crate) fn new_session(&self) -> i32 {
         let last = self.session.load(Ordering::Relaxed);
         let next = if last >= i32::MAX - 1 { 1 } else { last + 1 };
         self.session.store(next, Ordering::Relaxed);
@@ -103,17 +103,10 @@ fn address(n: &Native, function: &str, value: &Value) -> mlua::Result<Option<Han
     }
 }
 
-/// A message body from Lua: the first `size` bytes of a string (all of it
-/// without `size`), or nothing.
-fn body(msg: Option<BString>, size: Option<usize>) -> Payload {
+/// A message body from Lua: a string, or nothing.
+fn body(msg: Option<BString>) -> Payload {
     match msg {
-        Some(msg) => {
-            let mut bytes: Vec<u8> = msg.into();
-            if let Some(size) = size {
-                bytes.truncate(size);
-            }
-            Payload::Bytes(Bytes::from(bytes))
-        }
+        Some(msg) => Payload::Bytes(Bytes::from(Vec::from(msg))),
         None => Payload::Empty,
     }
 }
@@ -146,26 +139,15 @@ pub(crate) fn open(lua: &Lua, native: &Arc<Native>) -> mlua::Result<Table> {
 /// The native function `name`, or `None` if there is none.
 fn make(lua: &Lua, native: &Arc<Native>, name: &str) -> mlua::Result<Option<Function>> {
     let f = match name {
-        // send(addr, ptype, session|nil, msg[, sz]) -> session | nil (dead
-        // address). A nil session allocates one (a request). sz: send only
-        // msg's first sz bytes.
-        "send" => func(lua, native, |_, n, args: SendArgs| {
-            let (addr, ptype, session, msg, size) = args;
-            let Some(to) = address(n, "send", &addr)? else {
-                return Ok(None);
-            };
-            let session = session.unwrap_or_else(|| n.new_session());
-            Ok(n.node
-                .send(n.handle, to, ptype, session, body(msg, size))
-                .ok()
-                .map(|()| session))
-        })?,
+        // send(addr, ptype, session|nil, msg[, sz]) -> session | nil: see
+        // send.rs (a C function: every message goes through it).
+        "send" => super::send::function(lua, native)?,
         // redirect(addr, source, ptype, session, msg)
         "redirect" => func(lua, native, |_, n, args: RedirectArgs| {
             let (addr, source, ptype, session, msg) = args;
             let to = address(n, "redirect", &addr)?;
             let from = address(n, "redirect", &source)?.unwrap_or(Handle::SYSTEM);
-            let payload = body(msg, None);
+            let payload = body(msg);
             Ok(to.is_some_and(|to| n.node.send(from, to, ptype, session, payload).is_ok()))
         })?,
         "genid" => func(lua, native, |_, n, ()| Ok(n.new_session()))?,
@@ -319,5 +301,4 @@ fn make(lua: &Lua, native: &Arc<Native>, name: &str) -> mlua::Result<Option<Func
     Ok(Some(f))
 }
 
-type SendArgs = (Value, u8, Option<i32>, Option<BString>, Option<usize>);
 type RedirectArgs = (Value, Value, u8, i32, Option<BString>);

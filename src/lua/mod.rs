@@ -9,6 +9,7 @@ mod interrupt;
 mod loader;
 pub mod log;
 pub mod pack;
+mod send;
 mod service;
 mod socket_event;
 

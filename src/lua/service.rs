@@ -58,6 +58,8 @@ pub struct LuaService {
 
 /// A started service's VM.
 struct Vm {
+    /// Dropped (closed) before `native`: natives may hold plain pointers to it
+    /// (send.rs).
     lua: Lua,
     native: Arc<Native>,
     /// The address of the VM's main `lua_State` (see `interrupt.rs`).
