@@ -560,15 +560,7 @@ end)
 "#,
             ),
         ],
-        RuntimeConfig {
-            threads: 2,
-            monitor: MonitorConfig {
-                check_every: Duration::from_millis(50),
-                warn_after: Duration::from_millis(200),
-                interrupt_after: Some(Duration::from_millis(400)),
-            },
-            ..RuntimeConfig::default()
-        },
+        interrupting(),
     );
     let spinner = node.launch("spinner", &[]);
     node.launch("driver", &[spinner]);
