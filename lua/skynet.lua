@@ -23,7 +23,6 @@ local coroutine_create = coroutine.create
 local coroutine_resume = coroutine.resume
 local coroutine_yield = coroutine.yield
 local coroutine_running = coroutine.running
-local coroutine_status = coroutine.status
 local traceback = debug.traceback
 
 local skynet = {
