@@ -615,6 +615,16 @@ skynet.start(function()
             local ok, err = pcall(coroutine.wrap(spin))
             errors[#errors + 1] = err
             skynet.retpack(ok)
+        elseif cmd == "close" then
+            -- coroutine.close runs the coroutine's pending __close handlers.
+            local co = coroutine.create(function()
+                local guard <close> = setmetatable({}, { __close = spin })
+                coroutine.yield()
+            end)
+            coroutine.resume(co)
+            local ok, err = coroutine.close(co)
+            errors[#errors + 1] = err
+            skynet.retpack(ok)
         elseif cmd == "skynet.coroutine" then
             local ok, err = scoroutine.resume(scoroutine.create(spin))
             errors[#errors + 1] = err
@@ -633,7 +643,7 @@ local skynet = require "skynet"
 local probe, spinner = tonumber((...)), tonumber((select(2, ...)))
 skynet.start(function()
     local out = {}
-    for _, cmd in ipairs { "create", "nested", "wrap", "skynet.coroutine" } do
+    for _, cmd in ipairs { "create", "nested", "wrap", "close", "skynet.coroutine" } do
         out[#out + 1] = cmd .. "=" .. tostring(skynet.call(spinner, "lua", cmd))
     end
     skynet.send(probe, "text", table.concat(out, " "))
@@ -649,11 +659,11 @@ end)
     let report = node.report("the driver's results");
     assert_eq!(
         report,
-        "create=false nested=true wrap=false skynet.coroutine=false"
+        "create=false nested=true wrap=false close=false skynet.coroutine=false"
     );
     let errors = node.report("the spinner's error messages");
     let lines: Vec<&str> = errors.lines().collect();
-    assert_eq!(lines.len(), 4, "{errors}");
+    assert_eq!(lines.len(), 5, "{errors}");
     for line in lines {
         assert!(
             line.ends_with("spinner.lua:5: interrupted: stuck on one message"),
@@ -758,4 +768,53 @@ end)
     finished
         .recv_timeout(WAIT)
         .unwrap_or_else(|_| panic!("shutdown did not return within {WAIT:?}"));
+}
+
+// Found in review: the library's coroutine.resume raising (out of memory in
+// its error path, resuming a dead coroutine) left the record of the running
+// thread pointing at that coroutine, so every later interrupt went to a
+// thread that was not running (or freed).
+#[test]
+fn an_out_of_memory_error_in_coroutine_resume_does_not_lose_interrupts() {
+    let node = Node::with_config(
+        &[(
+            "stuck",
+            r#"
+local core = require "skynet.core"
+local co = coroutine.create(function() end)
+coroutine.resume(co)
+-- Resume the dead coroutine with less and less memory to spare, so that
+-- building its "cannot resume dead coroutine" message fails at some point.
+for headroom = 0, 4096, 8 do
+    core.memlimit(0)
+    collectgarbage()
+    pcall(coroutine.resume, co)
+    collectgarbage()
+    core.memlimit(math.floor(collectgarbage("count") * 1024) + headroom)
+    pcall(coroutine.resume, co)
+    core.memlimit(0)
+end
+co = nil
+collectgarbage()
+while true do end
+"#,
+        )],
+        interrupting(),
+    );
+    // Launched from another thread: if interrupts are lost, neither the launch
+    // nor a shutdown would return, and the node is leaked.
+    let node = std::sync::Arc::new(node);
+    let (tx, launched) = crossbeam_channel::bounded(1);
+    let launcher = node.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(launcher.0.launch_with("stuck", &[]));
+    });
+    let Ok(result) = launched.recv_timeout(WAIT) else {
+        std::mem::forget(node);
+        panic!("the stuck chunk was not interrupted within {WAIT:?}");
+    };
+    match result {
+        Ok(h) => panic!("a service stuck in its chunk launched as {h}"),
+        Err(e) => assert!(e.contains("interrupted"), "{e}"),
+    }
 }

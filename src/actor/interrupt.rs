@@ -2,8 +2,9 @@
 //!
 //! Interrupting is two things. The service's interrupt flag is raised: Rust
 //! services poll it ([`Context::is_interrupted`](super::Context::is_interrupted)).
-//! And, when the service is running on a worker at that moment and a signal
-//! action has been installed, that worker thread gets the signal `SIGURG`: code
+//! And, when the service asked for it ([`Runner::signal_on_interrupt`]), is
+//! running on a worker at that moment and a signal action has been installed,
+//! that worker thread gets the signal `SIGURG`: code
 //! that cannot poll a flag (a Lua VM in `while true do end`) is stopped from the
 //! signal, as the standalone `lua` interpreter stops a script on Ctrl-C (its
 //! signal handler sets a Lua hook, the hook raises an error). See `lua/interrupt.rs`.
@@ -29,7 +30,12 @@ static INSTALLED: AtomicBool = AtomicBool::new(false);
 
 /// The worker thread running a service, if any: set for the whole of a batch.
 #[derive(Default)]
-pub(crate) struct Runner(Mutex<Option<libc::pthread_t>>);
+pub(crate) struct Runner {
+    thread: Mutex<Option<libc::pthread_t>>,
+    /// The service stops on the signal (a Lua VM): only then is it sent, so
+    /// a Rust service's system calls never see an EINTR from it.
+    wants_signal: AtomicBool,
+}
 
 impl Runner {
     /// The calling thread runs the service until the guard is dropped.
@@ -41,13 +47,19 @@ impl Runner {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<libc::pthread_t>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.thread.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Raises `flag` and, if the service is running now, signals its worker.
+    /// The service's worker is to be signalled when it is interrupted.
+    pub(crate) fn signal_on_interrupt(&self) {
+        self.wants_signal.store(true, Ordering::Relaxed);
+    }
+
+    /// Raises `flag` and, if the service is running now and wants it,
+    /// signals its worker.
     pub(crate) fn interrupt(&self, flag: &AtomicBool) {
         flag.store(true, Ordering::Relaxed);
-        if !INSTALLED.load(Ordering::Acquire) {
+        if !INSTALLED.load(Ordering::Acquire) || !self.wants_signal.load(Ordering::Relaxed) {
             return;
         }
         // The lock is held while signalling: the worker cannot leave (and its
@@ -55,7 +67,8 @@ impl Runner {
         let runner = self.lock();
         if let Some(thread) = *runner {
             // SAFETY: `thread` is a live thread: it set itself here in `enter`
-            // and clears itself in `leave` (before it can exit), which waits for
+            // and clears itself when its `Running` guard drops (before it lets
+            // go of the service, and so before it can exit), which waits for
             // this lock. A handler for SIGNAL is installed (INSTALLED).
             unsafe {
                 libc::pthread_kill(thread, SIGNAL);

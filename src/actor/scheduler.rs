@@ -126,7 +126,9 @@ fn run(node: &Arc<Node>, cell: &Arc<Cell>, probe: &Probe) {
     let Some(service) = slot.as_mut() else {
         return; // retired meanwhile
     };
-    let _running = cell.runner.enter();
+    // Left before the service's lock is released on every path below: once it
+    // is, another worker may take the service and enter its own.
+    let running = cell.runner.enter();
     let mut ctx = Context { node, cell };
     let notice = cell.start.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(notice) = notice {
@@ -144,6 +146,7 @@ fn run(node: &Arc<Node>, cell: &Arc<Cell>, probe: &Probe) {
             // whose start was reported failed.
             cell.exiting.store(true, Ordering::Relaxed);
             let service = slot.take();
+            drop(running);
             drop(slot);
             node.router.retire(cell.handle);
             drop(service);
@@ -187,12 +190,14 @@ fn run(node: &Arc<Node>, cell: &Arc<Cell>, probe: &Probe) {
     }
     if cell.exiting.load(Ordering::Relaxed) {
         let service = slot.take();
+        drop(running);
         drop(slot);
         node.router.retire(cell.handle);
         drop(service);
         node.retired(cell.handle);
         return;
     }
+    drop(running);
     drop(slot);
     if cell.mailbox.has_more() {
         node.router.queue.push(cell.clone());

@@ -15,15 +15,19 @@
 //!
 //! To know which Lua thread is running, each worker keeps it in a thread-local:
 //! the VM's main thread while a service's message is handled
-//! ([`Running::enter`]), and the coroutine being resumed during
-//! `coroutine.resume` (replaced here by a wrapper that records it) and in the
+//! ([`Running::enter`]), and the coroutine being run during `coroutine.resume`
+//! and `coroutine.close` (replaced here by wrappers that record it) and in the
 //! functions made by `coroutine.wrap` (rebuilt on that `resume`). So every
-//! coroutine is covered, the ones user code makes too.
+//! coroutine is covered, the ones user code makes too. Code that Lua runs with
+//! hooks off cannot be interrupted: `__gc` finalizers (as in `lua.c`).
+//!
+//! The signal handler reads a thread-local: async-signal-safe with the static
+//! TLS model Rust uses for executables and static libraries (a `lunet` built
+//! as a `dlopen`ed shared library would need the initial-exec model).
 
 use std::ffi::c_int;
 use std::ptr::null_mut;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-use std::sync::OnceLock;
 
 use mlua::{ffi, Lua};
 
@@ -38,11 +42,9 @@ thread_local! {
     static EXITING: AtomicPtr<AtomicBool> = const { AtomicPtr::new(null_mut()) };
 }
 
-/// The Lua library's `coroutine.resume` (the same for every VM).
-static ORIGINAL_RESUME: OnceLock<ffi::lua_CFunction> = OnceLock::new();
-
-/// Sets up `lua` for interrupts: replaces `coroutine.resume` and
-/// `coroutine.wrap`, and installs the process's signal action (once).
+/// Sets up `lua` for interrupts: replaces `coroutine.resume`,
+/// `coroutine.close` and `coroutine.wrap`, and installs the process's signal
+/// action (once).
 pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
     // SAFETY: `on_signal` only reads a thread-local atomic and calls
     // lua_sethook, which Lua documents as safe to call from a signal handler
@@ -50,32 +52,25 @@ pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
     unsafe {
         crate::actor::set_signal_action(on_signal);
     }
-    // SAFETY: the closure reads coroutine.resume (pushed and popped with
-    // balanced stack use) through lua_tocfunction, which returns null for
-    // anything but a C function.
-    let original = unsafe {
-        let mut original = None;
+    // SAFETY: the closure replaces two fields of the coroutine table with C
+    // closures over their library functions (`recording` follows the
+    // lua_CFunction protocol, see its comment), with balanced stack use;
+    // exec_raw runs it protected.
+    unsafe {
         lua.exec_raw::<()>((), |state| {
             ffi::lua_getglobal(state, c"coroutine".as_ptr());
-            ffi::lua_getfield(state, -1, c"resume".as_ptr());
-            original = ffi::lua_tocfunction(state, -1);
-            ffi::lua_pop(state, 2);
+            for (name, when) in [(c"resume", RESUME), (c"close", CLOSE)] {
+                ffi::lua_getfield(state, -1, name.as_ptr());
+                ffi::lua_pushinteger(state, when);
+                ffi::lua_pushcclosure(state, recording, 2);
+                ffi::lua_setfield(state, -2, name.as_ptr());
+            }
+            ffi::lua_pop(state, 1);
         })?;
-        original
-    };
-    let Some(original) = original else {
-        return Err(mlua::Error::runtime(
-            "coroutine.resume is not the library's",
-        ));
-    };
-    ORIGINAL_RESUME.get_or_init(|| original);
-    // SAFETY: `resume_recording` follows the lua_CFunction protocol (see its
-    // comment).
-    let recording = unsafe { lua.create_c_function(resume_recording)? };
-    let coroutine: mlua::Table = lua.globals().get("coroutine")?;
-    coroutine.set("resume", recording)?;
+    }
     // coroutine.wrap is rebuilt on the recording resume (lua/lunet/wrap.lua)
     // when first called: most services never call it.
+    let coroutine: mlua::Table = lua.globals().get("coroutine")?;
     coroutine.set(
         "wrap",
         lua.create_function(|lua, f: mlua::Function| {
@@ -92,28 +87,64 @@ pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
     )
 }
 
-/// `coroutine.resume`, recording the coroutine as the running Lua thread for
-/// as long as it runs.
+/// For `recording`: the wrapped function runs Lua code on a coroutine that
+/// is suspended (yielded, or made and not started): `coroutine.resume`.
+const RESUME: ffi::lua_Integer = 0;
+/// ... on a coroutine that is yielded or died with an error (its pending
+/// to-be-closed variables run): `coroutine.close`.
+const CLOSE: ffi::lua_Integer = 1;
+
+/// `coroutine.resume` or `coroutine.close` (upvalue 1, the library's), run
+/// with the coroutine recorded as the running Lua thread while it runs Lua
+/// code (upvalue 2 says which, [`RESUME`] or [`CLOSE`]).
 ///
 /// # Safety
-/// Called by Lua as a C function. The library's resume raises only for a first
-/// argument that is not a coroutine (checked before anything is recorded, and
-/// left to it to raise) or when memory runs out in its error paths; a raise
-/// longjmps over this frame, which holds nothing with a destructor, and would
-/// leave the record pointing at `co` until [`Running`] clears it at the end of
-/// the message.
-unsafe extern "C-unwind" fn resume_recording(l: *mut ffi::lua_State) -> c_int {
-    let Some(&original) = ORIGINAL_RESUME.get() else {
-        return 0;
-    };
-    let co = ffi::lua_tothread(l, 1);
-    if co.is_null() {
-        return original(l);
+/// Called by Lua as a C function. The coroutine is recorded only when the
+/// library function will run it and cannot raise before or after (a
+/// coroutine it refuses — running, normal, dead — is passed through
+/// unrecorded), and the call is protected: an error in it (out of memory
+/// growing a stack) is caught, the record restored, and the error raised again
+/// from this frame, which holds plain data only. So the record always names a
+/// live thread that is running.
+unsafe extern "C-unwind" fn recording(l: *mut ffi::lua_State) -> c_int {
+    let n = ffi::lua_gettop(l);
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+    ffi::lua_insert(l, 1);
+    let co = ffi::lua_tothread(l, 2);
+    let when = ffi::lua_tointegerx(l, ffi::lua_upvalueindex(2), std::ptr::null_mut());
+    if co.is_null() || co == l || !runs_code(co, when) {
+        // The library function refuses it (or raises for a bad argument),
+        // running nothing: no record needed.
+        ffi::lua_call(l, n, ffi::LUA_MULTRET);
+        return ffi::lua_gettop(l);
     }
     let outer = ACTIVE.with(|a| a.swap(co, Ordering::Relaxed));
-    let results = original(l);
+    let status = ffi::lua_pcall(l, n, ffi::LUA_MULTRET, 0);
     ACTIVE.with(|a| a.store(outer, Ordering::Relaxed));
-    results
+    if status != ffi::LUA_OK {
+        ffi::lua_error(l);
+    }
+    ffi::lua_gettop(l)
+}
+
+/// Whether `coroutine.resume` ([`RESUME`]) or `coroutine.close` ([`CLOSE`])
+/// would run Lua code on `co` (not the running thread): it is suspended, not
+/// running another coroutine, and for `resume` not dead.
+unsafe fn runs_code(co: *mut ffi::lua_State, when: ffi::lua_Integer) -> bool {
+    let status = ffi::lua_status(co);
+    if status == ffi::LUA_YIELD {
+        return true;
+    }
+    // SAFETY (below): lua_Debug is plain data; lua_getstack only fills it.
+    let mut ar: ffi::lua_Debug = unsafe { std::mem::zeroed() };
+    let has_frames = unsafe { ffi::lua_getstack(co, 0, &mut ar) } != 0;
+    match when {
+        // Made and not started: its function and arguments, no frames (a
+        // coroutine with frames and status OK is normal: it resumed another).
+        RESUME => status == ffi::LUA_OK && !has_frames && unsafe { ffi::lua_gettop(co) } > 0,
+        // Died with an error: its to-be-closed variables are closed.
+        _ => status != ffi::LUA_OK,
+    }
 }
 
 /// The signal action: hooks the Lua thread this worker is running.

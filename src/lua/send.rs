@@ -56,8 +56,18 @@ pub(crate) fn function(lua: &Lua, native: &Arc<Native>) -> mlua::Result<Function
 /// `catch_unwind`, and `send_message` calls nothing in Lua that can raise.
 unsafe extern "C-unwind" fn send(l: *mut ffi::lua_State) -> c_int {
     // SAFETY: upvalue 1 is the pointer `function` set, to a Native that
-    // outlives the VM (see `function`).
-    let native = unsafe { &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *const Native) };
+    // outlives the VM (see `function`); only code that replaces it with
+    // debug.setupvalue could make it anything else, and a null or full
+    // userdata (the only kinds of value lua_touserdata accepts besides a
+    // light userdata) is refused.
+    let native = unsafe {
+        let upvalue = ffi::lua_upvalueindex(1);
+        let ptr = ffi::lua_touserdata(l, upvalue) as *const Native;
+        if ptr.is_null() || ffi::lua_type(l, upvalue) != ffi::LUA_TLIGHTUSERDATA {
+            return ffi::luaL_error(l, c"skynet.core.send: its upvalue was replaced".as_ptr());
+        }
+        &*ptr
+    };
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: `l` is the state running this C function.
         unsafe { send_message(l, native) }

@@ -141,6 +141,7 @@ impl LuaService {
         if let Some(limit) = self.env.memlimit {
             lua.set_memory_limit(limit)?;
         }
+        ctx.cell.runner.signal_on_interrupt();
         lua.set_app_data(Callback(None));
         interrupt::install(&lua)?;
         let main = interrupt::main_thread(&lua)? as usize;
@@ -313,7 +314,7 @@ fn dispatch(lua: &Lua, callback: &mlua::RegistryKey, message: &Message) -> mlua:
     let source = ffi::lua_Integer::from(message.source.get());
     let has_event = event.is_some();
     // SAFETY: exec_raw runs the closure as a C function under lua_pcall, with
-    // the event table (if any) as its one argument and LUA_MINSTACK free slots
+    // the event table (or nil) as its one argument and LUA_MINSTACK free slots
     // for the six pushes. The closure holds only integers and a borrowed
     // slice (`bytes`, alive in `message` until this returns), so an error
     // raised by the callback (or a memory error from lua_pushlstring) may
