@@ -19,13 +19,10 @@
 mod common;
 
 use std::ops::Deref;
-use std::sync::Arc;
 
 use common::eventually;
-use common::lua::{LogLine, LuaNode, Probe, ServiceDir, ServiceLog};
+use common::lua::{LogLine, LuaNode, ServiceLog};
 use lunet::actor::{ptype, Handle, Payload};
-use lunet::config::Config;
-use lunet::lua::{lua_env, start_node};
 
 /// A [`LuaNode`] whose services take handles as arguments after the probe.
 struct Node(LuaNode);
@@ -36,12 +33,6 @@ impl Deref for Node {
         &self.0
     }
 }
-
-/// The start service of a booted node: it does nothing.
-const READY: &str = r##"
-local skynet = require "skynet"
-skynet.start(function() end)
-"##;
 
 impl Node {
     /// A bare runtime: no launcher, so no newservice.
@@ -54,25 +45,7 @@ impl Node {
     /// launcher, service_mgr, the logger), for newservice and skynet.service.
     fn booted(services: &[(&str, &str)]) -> Node {
         ServiceLog::get();
-        let mut all = vec![("ready", READY)];
-        all.extend_from_slice(services);
-        let dir = ServiceDir::new("lua-sem-boot", &all);
-        let config =
-            Config::from_source(dir.0.join("config.lua"), "start = \"ready\"\nthread = 2").unwrap();
-        let runtime = start_node(&config).unwrap_or_else(|e| panic!("booting the node: {e}"));
-        // bootstrap names .logger last, after .launcher and .service.
-        eventually("bootstrap has started the system services", || {
-            runtime.node().query_name(".logger").is_some()
-        });
-        let (tx, reports) = crossbeam_channel::unbounded();
-        let probe = runtime.launch(Box::new(Probe(tx)), "probe").unwrap();
-        Node(LuaNode {
-            runtime,
-            env: Arc::new(lua_env(&config)),
-            probe,
-            reports,
-            dir,
-        })
+        Node(LuaNode::booted("lua-sem-boot", "", services))
     }
 
     fn launch(&self, name: &str, args: &[Handle]) -> Handle {

@@ -10,28 +10,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::lua::{next_report, Probe, ServiceDir};
+use common::lua::LuaNode;
 use common::WAIT;
-use crossbeam_channel::Receiver;
 use lunet::actor::Handle;
 use lunet::config::Config;
-use lunet::lua::{lua_env, start_node, LuaService};
-use lunet::runtime::Runtime;
-
-struct Node {
-    runtime: Option<Runtime>,
-    config: Config,
-    probe: Handle,
-    reports: Receiver<String>,
-    dir: ServiceDir,
-}
-
-const READY: &str = r#"
-local skynet = require "skynet"
-skynet.start(function() end)
-"#;
+use lunet::lua::start_node;
 
 const CHILD: &str = r#"
 local skynet = require "skynet"
@@ -49,65 +32,37 @@ skynet.start(function()
 end)
 "#;
 
+/// A booted node ([`LuaNode::booted`]) with `child` among its services.
+struct Node(LuaNode);
+
 impl Node {
-    /// A node booted from a config in a fresh directory holding `services`.
     fn new(services: &[(&str, &str)]) -> Node {
         Node::with_config("", services)
     }
 
     /// [`Node::new`] with more lines in the config.
     fn with_config(more: &str, services: &[(&str, &str)]) -> Node {
-        // The test's own services come last, so they may replace these two.
-        let mut all = vec![("ready", READY), ("child", CHILD)];
+        // The test's own services come last, so they may replace `child`.
+        let mut all = vec![("child", CHILD)];
         all.extend_from_slice(services);
-        let dir = ServiceDir::new("lua-services", &all);
-        let source = format!("start = \"ready\"\nthread = 2\n{more}");
-        let config = Config::from_source(dir.0.join("config.lua"), &source).unwrap();
-        let runtime = start_node(&config).unwrap();
-        let deadline = Instant::now() + WAIT;
-        // bootstrap names .logger last, after .launcher and .service.
-        while runtime.node().query_name(".logger").is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "timed out after {WAIT:?} waiting for bootstrap to start the system services"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let (tx, reports) = crossbeam_channel::unbounded();
-        let probe = runtime.launch(Box::new(Probe(tx)), "probe").unwrap();
-        Node {
-            runtime: Some(runtime),
-            config,
-            probe,
-            reports,
-            dir,
-        }
+        Node(LuaNode::booted("lua-services", more, &all))
     }
 
-    fn runtime(&self) -> &Runtime {
-        self.runtime.as_ref().unwrap()
+    fn runtime(&self) -> &lunet::runtime::Runtime {
+        &self.0.runtime
     }
 
     /// Launches test service `name` (from Rust, as a host would) with the
     /// probe's handle as its first argument.
     fn launch(&self, name: &str) -> Handle {
-        let env = std::sync::Arc::new(lua_env(&self.config));
-        let service = LuaService::new(env, name, vec![self.probe.get().to_string()]);
-        self.runtime().launch(Box::new(service), name).unwrap()
+        self.0
+            .launch_with(name, &[])
+            .unwrap_or_else(|e| panic!("launching {name}: {e}"))
     }
 
     /// The next report, or a panic saying what was awaited.
     fn report(&self, what: &str) -> String {
-        next_report(&self.reports, what)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown();
-        }
-        // `dir` is removed after this, when the fields drop.
+        self.0.report(what)
     }
 }
 
@@ -190,7 +145,7 @@ end)
     assert!(report.starts_with("false "), "{report}");
     assert!(report.contains("no_such_service"), "{report}");
     assert!(
-        report.contains(&format!("{}/no_such_service.lua", node.dir.0.display())),
+        report.contains(&format!("{}/no_such_service.lua", node.0.dir.0.display())),
         "{report}"
     );
     assert!(report.contains("[embedded services]"), "{report}");

@@ -103,6 +103,39 @@ impl LuaNode {
         }
     }
 
+    /// A node booted from a config the way `lunet run` boots one (bootstrap,
+    /// the launcher, service_mgr, the logger: newservice and skynet.service
+    /// work), with `services` in a fresh directory; the config is
+    /// `start = "ready"` (a service that does nothing, unless `services`
+    /// replaces it), two threads, and the lines in `more`. Returns once
+    /// bootstrap has started the system services.
+    pub fn booted(tag: &str, more: &str, services: &[(&str, &str)]) -> LuaNode {
+        let mut all = vec![(
+            "ready",
+            "local skynet = require \"skynet\"\nskynet.start(function() end)\n",
+        )];
+        all.extend_from_slice(services);
+        let dir = ServiceDir::new(tag, &all);
+        let source = format!("start = \"ready\"\nthread = 2\n{more}");
+        let config = lunet::config::Config::from_source(dir.0.join("config.lua"), &source)
+            .unwrap_or_else(|e| panic!("the test's config: {e}"));
+        let runtime =
+            lunet::lua::start_node(&config).unwrap_or_else(|e| panic!("booting the node: {e}"));
+        // bootstrap names .logger last, after .launcher and .service.
+        super::eventually("bootstrap has started the system services", || {
+            runtime.node().query_name(".logger").is_some()
+        });
+        let (tx, reports) = crossbeam_channel::unbounded();
+        let probe = runtime.launch(Box::new(Probe(tx)), "probe").unwrap();
+        LuaNode {
+            runtime,
+            env: Arc::new(lunet::lua::lua_env(&config)),
+            probe,
+            reports,
+            dir,
+        }
+    }
+
     /// Launches service `name` with the probe's handle, then `args`, as its
     /// launch arguments.
     pub fn launch_with(&self, name: &str, args: &[String]) -> Result<Handle, String> {
