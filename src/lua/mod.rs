@@ -11,6 +11,8 @@ pub mod log;
 pub mod pack;
 mod send;
 mod service;
+#[allow(dead_code)] // wired to skynet.socketdriver by issue 4
+mod socket_buffer;
 mod socket_event;
 
 pub use boot::{lua_env, start_node};
