@@ -37,10 +37,7 @@ impl Node {
     }
 
     fn launch(&self, name: &str, args: &[Handle]) -> Handle {
-        let args: Vec<String> = args.iter().map(|a| a.get().to_string()).collect();
-        self.0
-            .launch_with(name, &args)
-            .unwrap_or_else(|e| panic!("launching {name}: {e}"))
+        self.0.launch_handles(name, args)
     }
 }
 

@@ -145,6 +145,14 @@ impl LuaNode {
         self.runtime.launch(Box::new(service), name)
     }
 
+    /// Launches service `name` with the probe's handle, then the handles
+    /// `args`, as its launch arguments; a failure to launch is a panic.
+    pub fn launch_handles(&self, name: &str, args: &[Handle]) -> Handle {
+        let args: Vec<String> = args.iter().map(|a| a.get().to_string()).collect();
+        self.launch_with(name, &args)
+            .unwrap_or_else(|e| panic!("launching {name}: {e}"))
+    }
+
     /// The next report, or a panic saying what was awaited.
     pub fn report(&self, what: &str) -> String {
         next_report(&self.reports, what)
