@@ -202,6 +202,14 @@ local function new_task()
 	return co
 end
 
+-- Puts idle task co back in the pool, unless the pool is full.
+local function recycle(co)
+	local n = #pool
+	if n < POOL_MAX then
+		pool[n + 1] = co
+	end
+end
+
 -- A task that will run f when first resumed (with the resume's arguments).
 local function task_of(f)
 	local co = new_task()
@@ -218,9 +226,7 @@ local function drop_task(co)
 	end
 	starting[co] = nil
 	tasks[co] = nil
-	if #pool < POOL_MAX then
-		pool[#pool + 1] = co
-	end
+	recycle(co)
 	return true
 end
 
@@ -262,9 +268,7 @@ local function resumed(co, outer, ok, r)
 					request_source[co] = nil
 				end
 			end
-			if #pool < POOL_MAX then
-				pool[#pool + 1] = co
-			end
+			recycle(co)
 		else
 			tasks[co] = true -- suspended
 		end
