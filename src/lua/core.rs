@@ -63,7 +63,7 @@ impl Native {
 
 /// A native function: `f` gets the VM, the service's [`Native`] and the Lua
 /// arguments.
-fn func<A, R>(
+pub(crate) fn func<A, R>(
     lua: &Lua,
     native: &Arc<Native>,
     f: impl Fn(&Lua, &Native, A) -> mlua::Result<R> + Send + 'static,

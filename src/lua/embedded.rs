@@ -31,6 +31,7 @@ pub(crate) const MODULES: &[(&str, &str)] = &[
         include_str!("../../lua/skynet/service.lua"),
     ),
     ("skynet.debug", include_str!("../../lua/skynet/debug.lua")),
+    ("skynet.socket", include_str!("../../lua/skynet/socket.lua")),
     ("lunet.wrap", include_str!("../../lua/lunet/wrap.lua")),
     (
         "lunet.skynet_misc",

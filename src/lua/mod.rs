@@ -11,9 +11,9 @@ pub mod log;
 pub mod pack;
 mod send;
 mod service;
-#[allow(dead_code)] // wired to skynet.socketdriver by issue 4
 mod socket_buffer;
-mod socket_event;
+mod socket_driver;
+mod socket_message;
 
 pub use boot::{lua_env, start_node};
 pub use service::{LuaEnv, LuaService};

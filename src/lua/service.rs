@@ -152,6 +152,11 @@ impl LuaService {
             "skynet.core",
             lua.create_function(move |lua, ()| core::open(lua, &for_core))?,
         )?;
+        let for_driver = native.clone();
+        preload.set(
+            "skynet.socketdriver",
+            lua.create_function(move |lua, ()| super::socket_driver::open(lua, &for_driver))?,
+        )?;
         preload.set(
             "skynet.seri",
             lua.create_function(|lua, ()| super::pack::register(lua))?,
@@ -290,7 +295,7 @@ impl Service for LuaService {
             return;
         };
         let _running = vm.enter(ctx);
-        let result = dispatch(&vm.lua, callback, &message);
+        let result = dispatch(&vm.lua, callback, message);
         if let Err(e) = result {
             super::log::service_line(ctx.handle(), &format!("error in dispatch: {e}"));
         }
@@ -298,33 +303,40 @@ impl Service for LuaService {
 }
 
 /// Calls the dispatch callback `callback(ptype, msg, sz, session, source)` for
-/// `message`: `msg` is the payload as a Lua string (nil if empty), or the
-/// socket event's table. The arguments are pushed straight onto the Lua stack
-/// (this runs for every message).
-fn dispatch(lua: &Lua, callback: &mlua::RegistryKey, message: &Message) -> mlua::Result<()> {
-    let (event, bytes) = match &message.payload {
-        Payload::Bytes(b) => (None, Some(&b[..])),
+/// `message`: `msg` is the payload as a Lua string (nil if empty), or for a
+/// socket event an opaque light userdata (see `socket_message.rs`). The
+/// arguments are pushed straight onto the Lua stack (this runs for every
+/// message).
+fn dispatch(lua: &Lua, callback: &mlua::RegistryKey, message: Message) -> mlua::Result<()> {
+    let Message {
+        ptype,
+        session,
+        source,
+        payload,
+    } = message;
+    let (event, bytes) = match payload {
+        Payload::Bytes(b) => (None, Some(b)),
         Payload::Empty => (None, None),
-        Payload::Socket(event) => (Some(super::socket_event::to_lua(lua, event)?), None),
+        Payload::Socket(e) => (Some(super::socket_message::begin(lua, e)), None),
     };
+    let bytes = bytes.as_deref();
     let id = ffi::lua_Integer::from(callback.id());
-    let ptype = ffi::lua_Integer::from(message.ptype);
+    let ptype = ffi::lua_Integer::from(ptype);
     let size = bytes.map_or(0, <[u8]>::len) as ffi::lua_Integer;
-    let session = ffi::lua_Integer::from(message.session);
-    let source = ffi::lua_Integer::from(message.source.get());
-    let has_event = event.is_some();
+    let session = ffi::lua_Integer::from(session);
+    let source = ffi::lua_Integer::from(source.get());
     // SAFETY: exec_raw runs the closure as a C function under lua_pcall, with
-    // the event table (or nil) as its one argument and LUA_MINSTACK free slots
-    // for the six pushes. The closure holds only integers and a borrowed
-    // slice (`bytes`, alive in `message` until this returns), so an error
-    // raised by the callback (or a memory error from lua_pushlstring) may
-    // longjmp over it to that pcall, which returns it as an Err.
-    unsafe {
-        lua.exec_raw::<()>(event, |state| {
+    // LUA_MINSTACK free slots for the six pushes. The closure holds only
+    // integers, a raw pointer used as a token (never dereferenced) and a
+    // borrowed slice (`bytes`, alive in `payload` until this returns), so an
+    // error raised by the callback (or a memory error from lua_pushlstring)
+    // may longjmp over it to that pcall, which returns it as an Err.
+    let result = unsafe {
+        lua.exec_raw::<()>((), |state| {
             ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, id);
             ffi::lua_pushinteger(state, ptype);
-            if has_event {
-                ffi::lua_pushvalue(state, 1);
+            if let Some(token) = event {
+                ffi::lua_pushlightuserdata(state, token);
             } else if let Some(bytes) = bytes {
                 ffi::lua_pushlstring(state, bytes.as_ptr().cast(), bytes.len());
             } else {
@@ -335,5 +347,9 @@ fn dispatch(lua: &Lua, callback: &mlua::RegistryKey, message: &Message) -> mlua:
             ffi::lua_pushinteger(state, source);
             ffi::lua_call(state, 5, 0);
         })
+    };
+    if event.is_some() {
+        super::socket_message::end(lua);
     }
+    result
 }
