@@ -56,8 +56,10 @@ local request_session = {}
 local request_source = {}
 -- token -> session of a sleep or wait, so wakeup(token) can find it.
 local sleeping = {}
--- tokens woken, and tasks forked, to run after the current message.
+-- tokens woken, and tasks forked, to run after the current message. Wakeups
+-- are a queue: wakeups[wake_next .. wake_last].
 local wakeups = {}
+local wake_next, wake_last = 1, 0
 local forks = {}
 -- task -> the function it will run, for tasks made but not yet started
 -- (forks, timeouts, the select and term helpers).
@@ -95,6 +97,10 @@ function skynet.tostring(msg, sz)
 	return msg
 end
 
+-- A protocol class: name, id, pack, unpack, dispatch(session, source, ...).
+-- lunet adds `inline = true`: messages of this protocol are dispatched
+-- outside a task, so the handler costs no coroutine switch but must not
+-- yield (skynet.socket's events are handled this way).
 function skynet.register_protocol(class)
 	local name, id = class.name, class.id
 	assert(type(name) == "string" and type(id) == "number", "register_protocol: name and id required")
@@ -307,8 +313,10 @@ end
 -- coroutine, and a woken coroutine may fork.
 local function run_pending()
 	while not exited do
-		local token = table.remove(wakeups, 1)
+		local token = wakeups[wake_next]
 		if token ~= nil then
+			wakeups[wake_next] = nil
+			wake_next = wake_next + 1
 			local session = sleeping[token]
 			if session then
 				local co = waiting[session]
@@ -318,14 +326,14 @@ local function run_pending()
 					resume(co, false, "BREAK")
 				end
 			end
+		elseif forks[1] ~= nil then
+			resume(table.remove(forks, 1))
 		else
-			local co = table.remove(forks, 1)
-			if co == nil then
-				break
-			end
-			resume(co)
+			break
 		end
 	end
+	-- Both queues are empty: start the next wakeups at index 1 again.
+	wake_next, wake_last = 1, 0
 end
 
 -- Runs inside a task: the request's handler, with the message unpacked (an
@@ -336,6 +344,10 @@ local function handle_request(p, session, source, msg, sz)
 		return p.dispatch(session, source, unpack(msg, sz))
 	end
 	return p.dispatch(session, source, msg, sz)
+end
+
+local function inline_dispatch(p, session, source, msg, sz)
+	return p.dispatch(session, source, p.unpack(msg, sz))
 end
 
 local function dispatch_message(ptype, msg, sz, session, source)
@@ -355,6 +367,14 @@ local function dispatch_message(ptype, msg, sz, session, source)
 		skynet.error(string.format("unknown message type %d from %s", ptype, skynet.address(source)))
 		return
 	end
+	if p.inline then
+		-- Handled outside a task (lunet's own flag, see register_protocol).
+		local ok, err = xpcall(inline_dispatch, traceback, p, session, source, msg, sz)
+		if not ok then
+			skynet.error(tostring(err))
+		end
+		return
+	end
 	local co = new_task()
 	request_session[co] = session
 	request_source[co] = source
@@ -367,7 +387,7 @@ end
 -- an error here (out of memory) reaches the runtime, which logs it.
 local function on_message(ptype, msg, sz, session, source)
 	dispatch_message(ptype, msg, sz, session, source)
-	if wakeups[1] ~= nil or forks[1] ~= nil then
+	if wake_last ~= 0 or forks[1] ~= nil then
 		run_pending()
 	end
 end
@@ -469,8 +489,13 @@ function skynet.yield()
 	return skynet.sleep(0)
 end
 
+-- Sessions of skynet.wait: negative, so they never meet a real session (no
+-- response ever comes for them), and allocated here without a native call.
+local wait_session = 0
+
 function skynet.wait(token)
-	local session = c.genid()
+	wait_session = wait_session > -0x7fffffff and wait_session - 1 or -1
+	local session = wait_session
 	token = token or coroutine_running()
 	waiting[session] = running_thread or coroutine_running()
 	sleeping[token] = session
@@ -481,7 +506,8 @@ end
 
 function skynet.wakeup(token)
 	if sleeping[token] then
-		wakeups[#wakeups + 1] = token
+		wake_last = wake_last + 1
+		wakeups[wake_last] = token
 		return true
 	end
 	return false

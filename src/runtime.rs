@@ -35,7 +35,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 use crate::actor::{
     self, Handle, Message, MonitorConfig, Node, Payload, Probe, Router, Service, StartNotice,
 };
-use crate::socket::{SocketConfig, SocketServer};
+use crate::socket::{Event, SocketConfig, SocketHandle, SocketId, SocketServer};
 
 /// How a runtime is set up.
 #[derive(Clone, Debug)]
@@ -72,9 +72,13 @@ impl Runtime {
     pub fn start(config: RuntimeConfig) -> io::Result<Runtime> {
         let router = Arc::new(Router::new());
         let sink_router = router.clone();
-        let sockets = SocketServer::start(config.socket.clone(), move |owner, event| {
-            // Events for an owner that is gone have nobody to go to.
-            let _ = sink_router.send(
+        // Set once the socket thread runs: the sink closes sockets whose owner
+        // is gone.
+        let own_handle = Arc::new(std::sync::OnceLock::<SocketHandle>::new());
+        let sink_handle = own_handle.clone();
+        let sockets = SocketServer::start(config.socket.clone(), move |owner, event: Event| {
+            let orphan = Orphan::of(&event);
+            let sent = sink_router.send(
                 Handle::from_raw(owner),
                 Message {
                     source: Handle::SYSTEM,
@@ -83,7 +87,13 @@ impl Runtime {
                     payload: Payload::Socket(event),
                 },
             );
+            if sent.is_err() {
+                if let Some(sockets) = sink_handle.get() {
+                    orphan.close(sockets, owner);
+                }
+            }
         })?;
+        let _ = own_handle.set(sockets.handle().clone());
         let node = Arc::new(Node::new(router, sockets.handle().clone()));
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
         let mut runtime = Runtime {
@@ -186,5 +196,39 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.stop_all();
+    }
+}
+
+/// The sockets to close when an event's owner service is gone: nobody can
+/// read them any more, and an fd must not stay open for nobody. The close
+/// flushes what is queued. After an Accept, the new connection and the
+/// listener are both closed (nobody will ever start them).
+struct Orphan {
+    id: SocketId,
+    listener: Option<SocketId>,
+}
+
+impl Orphan {
+    fn of(event: &Event) -> Orphan {
+        let listener = match event {
+            Event::Accept { listener, .. } => Some(*listener),
+            _ => None,
+        };
+        Orphan {
+            id: event.id(),
+            listener,
+        }
+    }
+
+    fn close(self, sockets: &SocketHandle, owner: u32) {
+        tracing::debug!(
+            "socket event for {}, which is gone: closing socket {}",
+            Handle::from_raw(owner),
+            self.id
+        );
+        if let Some(listener) = self.listener {
+            sockets.close(listener);
+        }
+        sockets.close(self.id);
     }
 }

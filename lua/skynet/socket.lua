@@ -177,7 +177,7 @@ socket_message[3] = function(id)
 	local cb = socket_onclose[id]
 	if cb then
 		socket_onclose[id] = nil
-		cb(id)
+		skynet.fork(cb, id)
 	end
 end
 
@@ -188,7 +188,7 @@ socket_message[4] = function(listener, id, addr)
 		driver.close(id)
 		return
 	end
-	s.callback(id, addr)
+	skynet.fork(s.callback, id, addr)
 end
 
 -- ERROR: a connect failed, or the socket failed (sends are refused from now
@@ -226,7 +226,7 @@ socket_message[6] = function(id, _, data, from)
 		log("socket: drop udp packet from %d", id)
 		return
 	end
-	s.callback(data, from)
+	skynet.fork(s.callback, data, from)
 end
 
 local function default_warning(id, kib)
@@ -239,8 +239,11 @@ end
 socket_message[7] = function(id, kib)
 	local s = socket_pool[id]
 	if s then
-		local warning = s.on_warning or default_warning
-		warning(id, kib)
+		if s.on_warning then
+			skynet.fork(s.on_warning, id, kib)
+		else
+			default_warning(id, kib)
+		end
 	end
 end
 
@@ -253,6 +256,9 @@ skynet.register_protocol {
 			socket_message[t](...)
 		end
 	end,
+	-- Handled outside a task: the handlers above never yield (user callbacks
+	-- are forked), and a data event costs no coroutine switch.
+	inline = true,
 }
 
 -- ----- opening -----

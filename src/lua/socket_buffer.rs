@@ -180,6 +180,7 @@ impl Buffer {
     }
 
     /// Whether no bytes are buffered.
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
