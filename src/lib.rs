@@ -2,8 +2,18 @@
 //!
 //! lunet follows skynet's model: one socket thread owns every file descriptor,
 //! small Lua services (actors) own the logic, and everything between them is a
-//! message. This crate currently provides the foundation, the socket layer
-//! ([`socket`]); the actor runtime and the Lua services are built on top of it.
+//! message. The layers, bottom up:
+//! - [`socket`]: the socket thread and the handle other threads command it
+//!   through; it knows nothing of services or Lua, and can be used alone.
+//! - [`actor`] and [`runtime`]: services, mailboxes, workers, timers, the
+//!   monitor; a [`runtime::Runtime`] ties them to a socket thread, whose events
+//!   reach each socket's owner service as messages of type `socket`.
+//! - [`lua`]: services written in Lua with skynet's API (`skynet`,
+//!   `skynet.socket`, `skynet.netpack`, ...), the library in `lua/` and the
+//!   services in `services/` compiled into the binary.
+//!
+//! The example below uses the socket layer alone; `examples/echo/` is the same
+//! server as a Lua service (`lunet run examples/echo/config.lua`).
 //!
 //! # Threads and the way data flows
 //! ```text

@@ -2,5 +2,4 @@
 thread = 2
 host = "127.0.0.1"
 port = 7000
-luaservice = "examples/echo/?.lua"
 start = "main"

@@ -1,5 +1,7 @@
 -- The echo example: one service, one coroutine per connection.
 --
+--   lunet run examples/echo/config.lua [--set port=9001]
+--
 -- Listens on the config's host and port, and echoes every byte each client
 -- sends until the client closes its side; then closes (what was echoed is
 -- flushed first).

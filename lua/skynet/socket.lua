@@ -121,6 +121,14 @@ socket_message[1] = function(id, size, dropped)
 		return
 	end
 	local need = s.need
+	local limit = s.buffer_limit
+	-- socket.limit bounds what waits unread, except under a read of a given
+	-- size (which says how much it will take).
+	if limit and size > limit and type(need) ~= "number" then
+		log("socket: buffer overflow on %d (%d bytes unread, limit %d): closing", id, size, limit)
+		driver.close(id)
+		return
+	end
 	if need ~= nil then
 		if not satisfied(s, need, size) then
 			-- The reader needs more: never pause under it.
@@ -128,11 +136,6 @@ socket_message[1] = function(id, size, dropped)
 		end
 		s.need = nil
 		wakeup(s)
-	end
-	if s.buffer_limit and size > s.buffer_limit then
-		log("socket: buffer overflow on %d (%d bytes unread, limit %d): closing", id, size, s.buffer_limit)
-		driver.close(id)
-		return
 	end
 	if size > BUFFER_LIMIT or s.pause_wanted then
 		pause(s)
@@ -348,6 +351,11 @@ end
 local function suspend(s, need, what)
 	if s.reader then
 		error(string.format("socket.%s: socket %d already has a reader", what, s.id), 3)
+	end
+	if s.protocol == "UDP" or s.listen then
+		-- Nothing would ever wake it.
+		local kind = s.protocol == "UDP" and "a UDP socket" or "a listener"
+		error(string.format("socket.%s: socket %d is %s", what, s.id, kind), 3)
 	end
 	local co = coroutine_running()
 	s.co = co

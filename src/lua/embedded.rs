@@ -56,6 +56,7 @@ pub(crate) const SERVICES: &[(&str, &str)] = &[
         include_str!("../../services/service_mgr.lua"),
     ),
     ("logger", include_str!("../../services/logger.lua")),
+    ("gate", include_str!("../../services/gate.lua")),
     (
         "service_cell",
         include_str!("../../services/service_cell.lua"),

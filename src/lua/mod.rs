@@ -8,6 +8,7 @@ mod embedded;
 mod interrupt;
 mod loader;
 pub mod log;
+mod netpack;
 pub mod pack;
 mod send;
 mod service;

@@ -157,6 +157,7 @@ impl LuaService {
             "skynet.socketdriver",
             lua.create_function(move |lua, ()| super::socket_driver::open(lua, &for_driver))?,
         )?;
+        preload.set("skynet.netpack", lua.create_function(super::netpack::open)?)?;
         preload.set(
             "skynet.seri",
             lua.create_function(|lua, ()| super::pack::register(lua))?,

@@ -87,7 +87,10 @@ fn payload(function: &str, data: &Value, sz: Option<i64>) -> mlua::Result<Bytes>
         }
         other => Err(error(
             function,
-            format!("data must be a string or a table, got {}", other.type_name()),
+            format!(
+                "data must be a string or a table, got {}",
+                other.type_name()
+            ),
         )),
     }
 }
@@ -136,16 +139,20 @@ pub(crate) fn open(lua: &Lua, native: &std::sync::Arc<Native>) -> mlua::Result<T
     )?;
     t.set(
         "listen",
-        func(lua, native, move |_, n, args: (String, i64, Option<u32>)| {
-            let (host, port, backlog) = args;
-            let port = port_of("listen", port)?;
-            let (id, addr) = n
-                .node
-                .sockets()
-                .listen(owner, &host, port, backlog.unwrap_or(1024))
-                .map_err(|e| error("listen", e))?;
-            Ok((id.get(), addr.ip().to_string(), addr.port()))
-        })?,
+        func(
+            lua,
+            native,
+            move |_, n, args: (String, i64, Option<u32>)| {
+                let (host, port, backlog) = args;
+                let port = port_of("listen", port)?;
+                let (id, addr) = n
+                    .node
+                    .sockets()
+                    .listen(owner, &host, port, backlog.unwrap_or(1024))
+                    .map_err(|e| error("listen", e))?;
+                Ok((id.get(), addr.ip().to_string(), addr.port()))
+            },
+        )?,
     )?;
     // id-only commands: no-ops on ids that name no open socket.
     type Command = fn(&crate::socket::SocketHandle, SocketId);
@@ -178,62 +185,78 @@ pub(crate) fn open(lua: &Lua, native: &std::sync::Arc<Native>) -> mlua::Result<T
     for (name, low) in [("send", false), ("lsend", true)] {
         t.set(
             name,
-            func(lua, native, move |_, n, (id, data, sz): (Value, Value, Option<i64>)| {
-                let function = if low { "lwrite" } else { "write" };
-                let bytes = payload(function, &data, sz)?;
-                let Some(id) = socket_id(&id) else {
-                    return Ok(false);
-                };
-                let sockets = n.node.sockets();
-                let sent = if low {
-                    sockets.send_low(id, bytes)
-                } else {
-                    sockets.send(id, bytes)
-                };
-                Ok(sent.is_ok())
-            })?,
+            func(
+                lua,
+                native,
+                move |_, n, (id, data, sz): (Value, Value, Option<i64>)| {
+                    let function = if low { "lwrite" } else { "write" };
+                    let bytes = payload(function, &data, sz)?;
+                    let Some(id) = socket_id(&id) else {
+                        return Ok(false);
+                    };
+                    let sockets = n.node.sockets();
+                    let sent = if low {
+                        sockets.send_low(id, bytes)
+                    } else {
+                        sockets.send(id, bytes)
+                    };
+                    Ok(sent.is_ok())
+                },
+            )?,
         )?;
     }
 
     t.set(
         "udp",
-        func(lua, native, move |_, n, (host, port): (Option<String>, Option<i64>)| {
-            let port = port_of("udp", port.unwrap_or(0))?;
-            let (id, _) = n
-                .node
-                .sockets()
-                .udp(owner, host.as_deref().unwrap_or(""), port)
-                .map_err(|e| error("udp", e))?;
-            Ok(id.get())
-        })?,
+        func(
+            lua,
+            native,
+            move |_, n, (host, port): (Option<String>, Option<i64>)| {
+                let port = port_of("udp", port.unwrap_or(0))?;
+                let (id, _) = n
+                    .node
+                    .sockets()
+                    .udp(owner, host.as_deref().unwrap_or(""), port)
+                    .map_err(|e| error("udp", e))?;
+                Ok(id.get())
+            },
+        )?,
     )?;
     t.set(
         "udp_connect",
-        func(lua, native, |_, n, (id, host, port): (Value, String, i64)| {
-            let port = port_of("udp_connect", port)?;
-            let id = socket_id(&id).ok_or_else(|| error("udp_connect", "invalid socket id"))?;
-            n.node
-                .sockets()
-                .udp_connect(id, &host, port)
-                .map_err(|e| error("udp_connect", e))
-        })?,
+        func(
+            lua,
+            native,
+            |_, n, (id, host, port): (Value, String, i64)| {
+                let port = port_of("udp_connect", port)?;
+                let id = socket_id(&id).ok_or_else(|| error("udp_connect", "invalid socket id"))?;
+                n.node
+                    .sockets()
+                    .udp_connect(id, &host, port)
+                    .map_err(|e| error("udp_connect", e))
+            },
+        )?,
     )?;
     t.set(
         "udp_send",
-        func(lua, native, |_, n, (id, to, data): (Value, Option<String>, Value)| {
-            let bytes = payload("sendto", &data, None)?;
-            let to = match to {
-                Some(text) => Some(
-                    text.parse::<SocketAddr>()
-                        .map_err(|_| error("sendto", format!("invalid address {text:?}")))?,
-                ),
-                None => None,
-            };
-            let Some(id) = socket_id(&id) else {
-                return Ok(false);
-            };
-            Ok(n.node.sockets().udp_send(id, to, bytes).is_ok())
-        })?,
+        func(
+            lua,
+            native,
+            |_, n, (id, to, data): (Value, Option<String>, Value)| {
+                let bytes = payload("sendto", &data, None)?;
+                let to = match to {
+                    Some(text) => Some(
+                        text.parse::<SocketAddr>()
+                            .map_err(|_| error("sendto", format!("invalid address {text:?}")))?,
+                    ),
+                    None => None,
+                };
+                let Some(id) = socket_id(&id) else {
+                    return Ok(false);
+                };
+                Ok(n.node.sockets().udp_send(id, to, bytes).is_ok())
+            },
+        )?,
     )?;
     t.set(
         "udp_address",
@@ -297,13 +320,19 @@ pub(crate) fn open(lua: &Lua, native: &std::sync::Arc<Native>) -> mlua::Result<T
         })?,
     )?;
 
-    t.set("unpack", lua.create_function(|lua, msg: Value| unpack(lua, &msg))?)?;
+    t.set(
+        "unpack",
+        lua.create_function(|lua, msg: Value| unpack(lua, &msg))?,
+    )?;
     t.set(
         "header",
         lua.create_function(|_, s: mlua::String| {
             let bytes = s.as_bytes();
             if bytes.is_empty() || bytes.len() > 4 {
-                return Err(error("header", format!("needs 1 to 4 bytes, got {}", bytes.len())));
+                return Err(error(
+                    "header",
+                    format!("needs 1 to 4 bytes, got {}", bytes.len()),
+                ));
             }
             Ok(bytes.iter().fold(0u32, |n, &b| (n << 8) | u32::from(b)))
         })?,

@@ -1,0 +1,5 @@
+-- lunet run examples/chat/config.lua [--set port=9001]
+thread = 2
+host = "127.0.0.1"
+port = 7002
+start = "main"
