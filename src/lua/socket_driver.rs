@@ -19,7 +19,8 @@
 //!   `start(id)`, `pause(id)`, `resume(id)`, `close(id)` (flush, then close),
 //!   `shutdown(id)` (close now), `nodelay(id)`: no-ops on ids that are not open.
 //! - `send(id, data[, sz]) -> ok` and `lsend` (low priority): `data` is a string
-//!   (its first `sz` bytes, if given) or a table of strings; false once the
+//!   (its first `sz` bytes, if given; a number is sent as its text) or a table
+//!   of strings; false once the
 //!   socket is closed, closing or invalid.
 //! - `udp(host, port) -> id` (raises if it cannot bind), `udp_connect(id, host,
 //!   port)`, `udp_send(id, address, data) -> ok`, `udp_address(address) -> ip,
@@ -84,6 +85,10 @@ fn payload(function: &str, data: &Value, sz: Option<i64>) -> mlua::Result<Bytes>
                 out.extend_from_slice(&part.map_err(|e| error(function, e))?.as_bytes());
             }
             Ok(Bytes::from(out))
+        }
+        Value::Integer(_) | Value::Number(_) => {
+            // As Lua's own string functions, numbers are taken as their text.
+            Ok(Bytes::from(data.to_string()?))
         }
         other => Err(error(
             function,

@@ -1040,6 +1040,11 @@ impl<S: EventSink> Server<S> {
         };
         socket.direct = false;
         let owner = socket.owner;
+        if matches!(socket.kind, Kind::Udp(_)) {
+            // As in skynet: a send on a UDP socket goes to the peer set by
+            // udp_connect (an Error event if there is none).
+            return self.udp_io(id, |u| u.send(None, data));
+        }
         let Kind::Stream(s) = &mut socket.kind else {
             return;
         };
