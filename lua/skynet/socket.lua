@@ -84,6 +84,15 @@ local function wakeup(s)
 	end
 end
 
+-- Wakes the close waiting for the socket's end (a Close, or a failed connect).
+local function wakeup_close(s)
+	local co = s.close_wait
+	if co then
+		s.close_wait = nil
+		skynet_wakeup(co)
+	end
+end
+
 local function log(fmt, ...)
 	skynet.error(string.format(fmt, ...))
 end
@@ -171,11 +180,7 @@ socket_message[3] = function(id)
 	else
 		s.connected = false
 		wakeup(s)
-		local co = s.close_wait
-		if co then
-			s.close_wait = nil
-			skynet_wakeup(co)
-		end
+		wakeup_close(s)
 	end
 	local cb = socket_onclose[id]
 	if cb then
@@ -207,11 +212,7 @@ socket_message[5] = function(id, _, reason)
 	if s.connecting and not s.connected then
 		s.connecting = reason
 		wakeup(s)
-		local co = s.close_wait
-		if co then
-			s.close_wait = nil
-			skynet_wakeup(co)
-		end
+		wakeup_close(s)
 		return
 	end
 	if s.listen then

@@ -20,8 +20,7 @@
 //!   `shutdown(id)` (close now), `nodelay(id)`: no-ops on ids that are not open.
 //! - `send(id, data[, sz]) -> ok` and `lsend` (low priority): `data` is a string
 //!   (its first `sz` bytes, if given; a number is sent as its text) or a table
-//!   of strings; false once the
-//!   socket is closed, closing or invalid.
+//!   of strings; false once the socket is closed, closing or invalid.
 //! - `udp(host, port) -> id` (raises if it cannot bind), `udp_connect(id, host,
 //!   port)`, `udp_send(id, address, data) -> ok`, `udp_address(address) -> ip,
 //!   port`. A UDP address is the text `ip:port` (`[ip]:port` for IPv6).
