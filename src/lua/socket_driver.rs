@@ -39,7 +39,7 @@ use mlua::{Lua, MultiValue, Table, Value};
 
 use super::core::{func, Native};
 use super::socket_buffer::Buffer;
-use crate::socket::{Event, SocketId, SocketKind};
+use crate::socket::{Event, Owner, SocketHandle, SocketId, SocketKind};
 
 /// The read buffers of one service, by socket id (VM app data).
 #[derive(Default)]
@@ -99,11 +99,6 @@ fn payload(function: &str, data: &Value, sz: Option<i64>) -> mlua::Result<Bytes>
     }
 }
 
-/// A UDP address as Lua sees it.
-fn address_text(addr: &SocketAddr) -> String {
-    addr.to_string()
-}
-
 fn with_buffer<R>(lua: &Lua, id: &Value, f: impl FnOnce(&mut Buffer) -> R) -> Option<R> {
     let id = socket_id(id)?;
     let mut buffers = lua.app_data_mut::<Buffers>()?;
@@ -158,32 +153,24 @@ pub(crate) fn open(lua: &Lua, native: &std::sync::Arc<Native>) -> mlua::Result<T
             },
         )?,
     )?;
-    // id-only commands: no-ops on ids that name no open socket.
-    type Command = fn(&crate::socket::SocketHandle, SocketId);
+    // id-only commands (`start` makes this service the owner): no-ops on ids
+    // that name no open socket.
+    type Command = fn(&SocketHandle, Owner, SocketId);
     let commands: [(&str, Command); 6] = [
-        ("start", |_, _| {}),
-        ("pause", |s, id| s.pause(id)),
-        ("resume", |s, id| s.resume(id)),
-        ("close", |s, id| s.close(id)),
-        ("shutdown", |s, id| s.shutdown(id)),
-        ("nodelay", |s, id| s.nodelay(id, true)),
+        ("start", |s, owner, id| s.start(owner, id)),
+        ("pause", |s, _, id| s.pause(id)),
+        ("resume", |s, _, id| s.resume(id)),
+        ("close", |s, _, id| s.close(id)),
+        ("shutdown", |s, _, id| s.shutdown(id)),
+        ("nodelay", |s, _, id| s.nodelay(id, true)),
     ];
     for (name, command) in commands {
-        let f = if name == "start" {
-            func(lua, native, move |_, n, id: Value| {
-                if let Some(id) = socket_id(&id) {
-                    n.node.sockets().start(owner, id);
-                }
-                Ok(())
-            })?
-        } else {
-            func(lua, native, move |_, n, id: Value| {
-                if let Some(id) = socket_id(&id) {
-                    command(n.node.sockets(), id);
-                }
-                Ok(())
-            })?
-        };
+        let f = func(lua, native, move |_, n, id: Value| {
+            if let Some(id) = socket_id(&id) {
+                command(n.node.sockets(), owner, id);
+            }
+            Ok(())
+        })?;
         t.set(name, f)?;
     }
     for (name, low) in [("send", false), ("lsend", true)] {
@@ -451,7 +438,7 @@ fn unpack(lua: &Lua, msg: &Value) -> mlua::Result<MultiValue> {
             id,
             int(data.len() as i64),
             Value::String(lua.create_string(&data)?),
-            text(&address_text(&from))?,
+            text(&from.to_string())?,
         ],
         Event::Warning { kib, .. } => vec![int(7), id, int(kib as i64)],
     };
