@@ -5,6 +5,8 @@
 -- `logservice` key (`.logger`), then the `start` service with newservice. If
 -- anything fails, the error is logged and the node is aborted with it, so
 -- `lunet run` exits non-zero naming what failed. Then bootstrap exits.
+-- Without a `start` key (a Rust host's runtime: `lunet run` always sets one,
+-- "main" by default) only the system services are started.
 
 local skynet = require "skynet"
 local c = require "skynet.core"
@@ -35,10 +37,12 @@ skynet.start(function()
 	end
 	skynet.name(".logger", result)
 
-	local start = skynet.getenv("start") or "main"
-	ok, result = pcall(skynet.newservice, start)
-	if not ok then
-		return fail(string.format("bootstrap: start service %q failed: %s", start, tostring(result)))
+	local start = skynet.getenv("start")
+	if start then
+		ok, result = pcall(skynet.newservice, start)
+		if not ok then
+			return fail(string.format("bootstrap: start service %q failed: %s", start, tostring(result)))
+		end
 	end
 	skynet.exit()
 end)

@@ -30,6 +30,7 @@ pub fn lua_env(config: &Config) -> LuaEnv {
         lua_path: config.lua_path().to_string(),
         preload: config.preload().map(|p| p.display().to_string()),
         memlimit: config.memlimit(),
+        ..LuaEnv::default()
     }
 }
 

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::embedded;
+use super::service::LuaEnv;
 
 /// Where a service's code was found.
 pub(crate) struct Found {
@@ -19,12 +20,21 @@ pub(crate) struct Found {
     pub(crate) own_dir: bool,
 }
 
-/// Looks for service `name` along `patterns` (`;`-separated, `?` replaced by the
-/// name), then among the embedded services. On failure, returns every place
-/// searched, for the error message.
-pub(crate) fn find_service(name: &str, patterns: &str) -> Result<Found, Vec<String>> {
+/// Looks for service `name` among the sources a host registered, then along
+/// the `luaservice` patterns (`;`-separated, `?` replaced by the name), then
+/// among the embedded services. On failure, returns every place searched, for
+/// the error message.
+pub(crate) fn find_service(name: &str, env: &LuaEnv) -> Result<Found, Vec<String>> {
+    if let Some(source) = env.sources.get(name) {
+        return Ok(Found {
+            source: source.to_string(),
+            chunk_name: format!("={name}"),
+            dir: None,
+            own_dir: false,
+        });
+    }
     let mut searched = Vec::new();
-    for pattern in patterns.split(';').filter(|p| !p.is_empty()) {
+    for pattern in env.luaservice.split(';').filter(|p| !p.is_empty()) {
         let candidate = pattern.replace('?', name);
         let path = Path::new(&candidate);
         if let Ok(source) = std::fs::read_to_string(path) {

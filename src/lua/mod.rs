@@ -17,4 +17,4 @@ mod socket_driver;
 mod socket_message;
 
 pub use boot::{lua_env, start_node};
-pub use service::{LuaEnv, LuaService};
+pub use service::{LuaEnv, LuaService, ServiceSources};

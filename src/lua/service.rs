@@ -33,6 +33,9 @@ pub struct LuaEnv {
     /// its whole VM (about 60 KiB when idle); none by default. A service can
     /// change its own with `skynet.memlimit`.
     pub memlimit: Option<usize>,
+    /// Services given as source code rather than files (by a Rust host): looked
+    /// up by name before `luaservice`.
+    pub sources: ServiceSources,
 }
 
 impl Default for LuaEnv {
@@ -42,7 +45,36 @@ impl Default for LuaEnv {
             lua_path: "./?.lua;./?/init.lua".into(),
             preload: None,
             memlimit: None,
+            sources: ServiceSources::default(),
         }
+    }
+}
+
+/// Lua services registered as source code, by name; shared by every clone of
+/// the [`LuaEnv`] holding it, so a source added while the node runs can be
+/// launched by any service (`skynet.newservice(name)`) from then on. A
+/// registered name hides a file or an embedded service of the same name.
+///
+/// ```
+/// use lunet::lua::ServiceSources;
+///
+/// let sources = ServiceSources::default();
+/// sources.add("hello", "require('skynet').start(function() end)");
+/// assert!(sources.get("hello").is_some());
+/// assert!(sources.get("other").is_none());
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ServiceSources(Arc<dashmap::DashMap<String, Arc<str>>>);
+
+impl ServiceSources {
+    /// Registers (or replaces) the code of service `name`.
+    pub fn add(&self, name: &str, source: &str) {
+        self.0.insert(name.to_string(), Arc::from(source));
+    }
+
+    /// The code registered for `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<str>> {
+        self.0.get(name).map(|s| s.value().clone())
     }
 }
 
@@ -217,7 +249,7 @@ impl LuaService {
                 dir: None,
                 own_dir: false,
             },
-            None => loader::find_service(&self.name, &self.env.luaservice).map_err(|searched| {
+            None => loader::find_service(&self.name, &self.env).map_err(|searched| {
                 format!(
                     "service {:?} not found; searched:\n\t{}",
                     self.name,
