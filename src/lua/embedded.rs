@@ -58,6 +58,10 @@ pub(crate) const SERVICES: &[(&str, &str)] = &[
     ("logger", include_str!("../../services/logger.lua")),
     ("gate", include_str!("../../services/gate.lua")),
     (
+        "debug_console",
+        include_str!("../../services/debug_console.lua"),
+    ),
+    (
         "service_cell",
         include_str!("../../services/service_cell.lua"),
     ),
