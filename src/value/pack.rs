@@ -411,3 +411,304 @@ impl<'a> Decoder<'a> {
         Ok(builder.finish())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn one(value: impl Into<Value>) -> Vec<u8> {
+        pack(&[value.into()]).unwrap().to_vec()
+    }
+
+    fn err(data: &[u8]) -> String {
+        unpack(data).expect_err("malformed input").to_string()
+    }
+
+    /// `levels` tables, each the first array value of the one around it.
+    fn nested(levels: usize) -> Value {
+        let mut v = Value::Table(Table::new());
+        for _ in 1..levels {
+            v = Value::from(vec![v]);
+        }
+        v
+    }
+
+    #[test]
+    fn scalars_have_their_documented_encodings() {
+        assert_eq!(one(Value::Nil), [TAG_NIL]);
+        assert_eq!(one(false), [TAG_FALSE]);
+        assert_eq!(one(true), [TAG_TRUE]);
+        assert_eq!(one(0), [0x80]);
+        assert_eq!(one(127), [0xff]);
+        assert_eq!(one(128), [TAG_INTEGER, 0x80, 0x02]);
+        assert_eq!(one(-1), [TAG_INTEGER, 0x01]);
+        let mut min = vec![TAG_INTEGER];
+        min.extend_from_slice(&[0xff; 9]);
+        min.push(0x01);
+        assert_eq!(one(i64::MIN), min);
+        let mut float = vec![TAG_FLOAT];
+        float.extend_from_slice(&(-0.0f64).to_bits().to_le_bytes());
+        assert_eq!(one(-0.0), float);
+        assert_eq!(one(""), [0x40]);
+        let short = "x".repeat(31);
+        assert_eq!(one(short.as_str())[0], 0x5f);
+        let long = "x".repeat(32);
+        assert_eq!(one(long.as_str())[..2], [TAG_STRING, 32]);
+    }
+
+    #[test]
+    fn tables_write_the_array_part_then_the_pairs_in_order() {
+        let mut t = Table::from_array(vec![10.into(), 20.into()]);
+        t.insert("x", true);
+        t.insert(-1, Value::Nil);
+        t.insert(5, "five");
+        assert_eq!(one(t), b"\x06\x02\x02\x8a\x94\x41x\x02\x85\x44five");
+        // Counts of 128 and more take two bytes.
+        let big = Table::from_array((0..200).map(|_| Value::Boolean(true)).collect());
+        assert_eq!(one(big)[..4], [TAG_TABLE, 0xc8, 0x01, 0x00]);
+    }
+
+    #[test]
+    fn values_round_trip() {
+        let mut inner = Table::from_array(vec![1.5.into(), Value::Nil, "three".into()]);
+        inner.insert(false, vec![0u8, 255]);
+        inner.insert(Table::from_array(vec![1.into()]), "table key");
+        let values = vec![
+            Value::Nil,
+            i64::MAX.into(),
+            i64::MIN.into(),
+            f64::INFINITY.into(),
+            "x".repeat(100_000).into(),
+            Value::Table(inner),
+            Value::Nil,
+        ];
+        let back = unpack(&pack(&values).unwrap()).unwrap();
+        assert_eq!(back, values);
+        let nan = unpack(&one(f64::from_bits(0x7ff8_0000_dead_beef))).unwrap();
+        assert!(matches!(nan[..], [Value::Number(n)] if n.to_bits() == 0x7ff8_0000_dead_beef));
+        assert!(unpack(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn nesting_past_the_depth_limit_is_an_error_naming_the_path() {
+        assert!(pack(&[nested(MAX_DEPTH)]).is_ok());
+        let e = pack(&[Value::Nil, nested(MAX_DEPTH + 1)]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "pack: tables nested deeper than 32 levels (at [2]{})",
+                "[1]".repeat(MAX_DEPTH)
+            )
+        );
+        // A table key is one level down too.
+        let mut t = Table::new();
+        t.insert(nested(MAX_DEPTH), 1);
+        let mut outer = Table::new();
+        outer.insert("k", t);
+        let e = pack(&[Value::Table(outer)]).unwrap_err();
+        let PackError::TooDeep { path, .. } = e else {
+            panic!("{e}")
+        };
+        assert!(path.starts_with("[1].k[<table key>][1]"), "{path}");
+    }
+
+    #[test]
+    fn malformed_input_gives_clear_errors() {
+        assert_eq!(err(&[0x07]), "unpack: invalid type tag 0x07 at offset 0");
+        assert_eq!(
+            err(&[0x80, 0x3f]),
+            "unpack: invalid type tag 0x3f at offset 1"
+        );
+        assert_eq!(err(&[0x60]), "unpack: invalid type tag 0x60 at offset 0");
+        assert_eq!(
+            err(&[0x45, b'a']),
+            "unpack: truncated input: a string at offset 0 needs 5 more byte(s), 1 left"
+        );
+        assert_eq!(
+            err(&[TAG_FLOAT, 0, 0]),
+            "unpack: truncated input: a float at offset 0 needs 8 more byte(s), 2 left"
+        );
+        assert_eq!(
+            err(&[TAG_INTEGER, 0x80]),
+            "unpack: truncated input: an integer at offset 0 needs 1 more byte(s), 0 left"
+        );
+        let mut long = vec![TAG_INTEGER];
+        long.extend_from_slice(&[0x80; 10]);
+        long.push(0);
+        assert_eq!(err(&long), "unpack: malformed varint at offset 1");
+        let mut over = vec![TAG_INTEGER];
+        over.extend_from_slice(&[0xff; 9]);
+        over.push(0x02);
+        assert_eq!(err(&over), "unpack: malformed varint at offset 1");
+        assert_eq!(
+            err(&[TAG_TABLE, 0, 1, TAG_NIL, 0x81]),
+            "unpack: invalid table key (nil) at offset 3"
+        );
+        let mut nan_key = vec![TAG_TABLE, 0, 1, TAG_FLOAT];
+        nan_key.extend_from_slice(&f64::NAN.to_bits().to_le_bytes());
+        nan_key.push(0x81);
+        assert_eq!(err(&nan_key), "unpack: invalid table key (NaN) at offset 3");
+        // A NaN value is fine.
+        nan_key[2] = 0;
+        nan_key[1] = 1;
+        assert!(unpack(&nan_key[..12]).is_ok());
+    }
+
+    #[test]
+    fn bogus_lengths_are_rejected_before_allocating() {
+        let mut huge_string = vec![TAG_STRING];
+        huge_string.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+        assert_eq!(
+            err(&huge_string),
+            "unpack: truncated input: a string at offset 0 needs 9223372036854775807 more \
+             byte(s), 0 left"
+        );
+        // 3 array values and 1 pair need at least 5 bytes.
+        assert_eq!(
+            err(&[TAG_TABLE, 3, 1, 0x81, 0x82, 0x83, 0x84]),
+            "unpack: truncated input: a table at offset 0 needs 5 more byte(s), 4 left"
+        );
+        let mut huge_table = vec![TAG_TABLE];
+        huge_table.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+        huge_table.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+        assert!(err(&huge_table).contains(&format!("needs {} more", u64::MAX)));
+    }
+
+    #[test]
+    fn deeply_nested_input_is_rejected_at_the_limit() {
+        let encode = |levels: usize| {
+            let mut data = Vec::new();
+            for _ in 1..levels {
+                data.extend_from_slice(&[TAG_TABLE, 1, 0]);
+            }
+            data.extend_from_slice(&[TAG_TABLE, 0, 0]);
+            data
+        };
+        assert_eq!(unpack(&encode(MAX_DEPTH)).unwrap(), [nested(MAX_DEPTH)]);
+        assert_eq!(
+            err(&encode(MAX_DEPTH + 1)),
+            "unpack: tables nested deeper than 32 levels at offset 96"
+        );
+        assert!(unpack(&encode(1_000_000)).is_err());
+    }
+
+    #[test]
+    fn lenient_encodings_are_accepted() {
+        // 5 with a redundant continuation byte, 7 under the long integer tag,
+        // "ab" under the long string tag.
+        assert_eq!(
+            unpack(&[
+                TAG_INTEGER,
+                0x8a,
+                0x00,
+                TAG_INTEGER,
+                14,
+                TAG_STRING,
+                2,
+                b'a',
+                b'b'
+            ])
+            .unwrap(),
+            [Value::from(5), 7.into(), "ab".into()]
+        );
+        // {1, nil, 3} as an array part with a hole, then t.x twice (the last
+        // wins), t.y = nil (no entry), t[3] = nil (removes the 3), t[2] = 2
+        // (joins the array part).
+        let data = [
+            TAG_TABLE, 3, 5, 0x81, TAG_NIL, 0x83, 0x41, b'x', 0x81, 0x41, b'x', 0x82, 0x41, b'y',
+            TAG_NIL, 0x83, TAG_NIL, 0x82, 0x82,
+        ];
+        let t = unpack(&data).unwrap().remove(0).into_table().unwrap();
+        assert_eq!(t.array(), [Value::from(1), 2.into()]);
+        assert_eq!(t.get_str("x"), Some(&Value::from(2)));
+        assert_eq!(t.hash_len(), 1);
+    }
+
+    #[test]
+    fn table_building_stays_linear_for_hostile_key_orders() {
+        // A long array part, then pairs that punch a hole at t[1] and fill it
+        // again: through `Table::insert` each would move the whole array.
+        let n = 50_000;
+        let mut data = vec![TAG_TABLE];
+        put_varint(&mut data, n);
+        put_varint(&mut data, n);
+        data.extend(std::iter::repeat(0x81).take(n as usize));
+        for i in 0..n {
+            data.extend_from_slice(&[0x81, if i % 2 == 0 { TAG_NIL } else { 0x82 }]);
+        }
+        let started = std::time::Instant::now();
+        let t = unpack(&data).unwrap().remove(0).into_table().unwrap();
+        assert_eq!(t.len(), n as usize);
+        assert_eq!(t.get_index(1), Some(&Value::from(2)));
+        // Quadratic work would be 2.5e9 element moves; linear is milliseconds.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        let scalar = prop_oneof![
+            Just(Value::Nil),
+            any::<bool>().prop_map(Value::Boolean),
+            any::<i64>().prop_map(Value::Integer),
+            any::<f64>().prop_map(Value::Number),
+            proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::from),
+        ];
+        scalar.prop_recursive(4, 64, 8, |inner| {
+            (
+                proptest::collection::vec(inner.clone(), 0..8),
+                proptest::collection::vec((inner.clone(), inner), 0..8),
+            )
+                .prop_map(|(array, pairs)| {
+                    let mut t = Table::from_array(array);
+                    for (k, v) in pairs {
+                        let _ = t.try_insert(k, v);
+                    }
+                    Value::Table(t)
+                })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn repacking_what_was_unpacked_gives_the_same_bytes(v in value()) {
+            let bytes = one(v);
+            let back = unpack(&bytes).unwrap();
+            prop_assert_eq!(pack(&back).unwrap().to_vec(), bytes);
+        }
+
+        #[test]
+        fn strict_prefixes_of_one_value_are_errors(v in value(), cut in any::<prop::sample::Index>()) {
+            let bytes = one(v);
+            if bytes.len() > 1 {
+                let len = 1 + cut.index(bytes.len() - 1);
+                prop_assert!(unpack(&bytes[..len]).is_err());
+            }
+        }
+
+        #[test]
+        fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = unpack(&data);
+        }
+
+        #[test]
+        fn corrupted_encodings_never_panic(
+            v in value(),
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        ) {
+            let mut bytes = one(v);
+            for (at, byte) in flips {
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+            }
+            if let Err(e) = unpack(&bytes) {
+                prop_assert!(e.to_string().starts_with("unpack: "));
+            }
+        }
+    }
+}

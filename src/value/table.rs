@@ -831,3 +831,308 @@ impl std::fmt::Debug for Table {
         f.debug_map().entries(self.pairs()).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ints(values: &[i64]) -> Vec<Value> {
+        values.iter().map(|&i| Value::Integer(i)).collect()
+    }
+
+    fn keys(t: &Table) -> Vec<Value> {
+        t.pairs().map(|(k, _)| k.into_owned()).collect()
+    }
+
+    #[test]
+    fn setting_the_next_index_extends_the_array_and_pulls_in_later_keys() {
+        let mut t = Table::new();
+        t.insert(3, 30);
+        t.insert(2, 20);
+        assert_eq!((t.len(), t.hash_len()), (0, 2));
+        t.insert(1, 10);
+        assert_eq!(t.array(), ints(&[10, 20, 30]));
+        assert_eq!(t.hash_len(), 0);
+        assert!(t.hash.is_none(), "an emptied hash part is dropped");
+        t.push(40);
+        t.insert(6, 60);
+        assert_eq!((t.len(), t.hash_len()), (4, 1));
+    }
+
+    #[test]
+    fn removing_inside_the_array_moves_the_tail_to_the_pairs() {
+        let mut t = Table::from_array(ints(&[1, 2, 3, 4]));
+        t.insert("x", true);
+        assert_eq!(t.insert(2, Value::Nil), Some(Value::Integer(2)));
+        assert_eq!(t.array(), ints(&[1]));
+        assert_eq!(
+            keys(&t),
+            [
+                Value::Integer(1),
+                "x".into(),
+                Value::Integer(3),
+                Value::Integer(4)
+            ]
+        );
+        // Filling the hole joins everything again.
+        t.insert(2, 22);
+        assert_eq!(t.array(), ints(&[1, 22, 3, 4]));
+        assert_eq!(keys(&t)[4..], ["x".into()]);
+        // Removing the last one just shortens the array.
+        assert_eq!(t.remove(&4.into()), Some(Value::Integer(4)));
+        assert_eq!((t.len(), t.hash_len()), (3, 1));
+        assert_eq!(t.remove(&4.into()), None);
+    }
+
+    #[test]
+    fn float_keys_with_integral_values_are_integer_keys() {
+        let mut t = Table::new();
+        t.insert(1.0, "one");
+        t.insert(-0.0, "zero");
+        t.insert(2.5, "two and a half");
+        t.insert(9.3e18, "big");
+        assert_eq!(t.array(), ["one".into()]);
+        assert_eq!(t.get_index(0), Some(&"zero".into()));
+        assert_eq!(t.get(&Value::Integer(0)), Some(&"zero".into()));
+        assert_eq!(t.get(&2.5.into()), Some(&"two and a half".into()));
+        assert_eq!(t.get(&9.3e18.into()), Some(&"big".into()));
+        assert_eq!(
+            keys(&t),
+            [
+                Value::Integer(1),
+                Value::Integer(0),
+                2.5.into(),
+                9.3e18.into()
+            ]
+        );
+    }
+
+    #[test]
+    fn nil_and_nan_keys_are_refused() {
+        let mut t = Table::new();
+        assert_eq!(
+            t.try_insert(Value::Nil, 1).unwrap_err().to_string(),
+            "invalid table key: nil"
+        );
+        assert!(t.try_insert(f64::NAN, 1).is_err());
+        assert!(t.is_empty());
+        assert_eq!(t.get(&Value::Nil), None);
+        assert_eq!(t.remove(&f64::NAN.into()), None);
+        let panic = std::panic::catch_unwind(|| Table::new().insert(Value::Nil, 1));
+        let message = panic.unwrap_err();
+        assert_eq!(
+            message.downcast_ref::<String>().map(String::as_str),
+            Some("Table::insert: invalid table key: nil")
+        );
+    }
+
+    #[test]
+    fn each_table_key_is_its_own_pair() {
+        let mut t = Table::new();
+        let k = Value::Table(Table::from_array(ints(&[1])));
+        t.insert(k.clone(), "first");
+        t.insert(k.clone(), "second");
+        assert_eq!(t.hash_len(), 2);
+        assert_eq!(t.get(&k), Some(&"first".into()));
+        assert_eq!(t.get(&Value::Table(Table::new())), None);
+        assert_eq!(t.remove(&k), Some("first".into()));
+        assert_eq!(t.get(&k), Some(&"second".into()));
+        assert_eq!(t.insert(k.clone(), Value::Nil), Some("second".into()));
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn replaced_pairs_keep_their_place_and_removed_ones_leave_none() {
+        let mut t = Table::new();
+        for k in ["a", "b", "c", "d"] {
+            t.insert(k, 1);
+        }
+        t.insert("b", 2);
+        t.remove(&"c".into());
+        t.insert("c", 3);
+        assert_eq!(keys(&t), ["a".into(), "b".into(), "d".into(), "c".into()]);
+        assert_eq!(t.get_str("b"), Some(&Value::Integer(2)));
+    }
+
+    #[test]
+    fn many_removals_compact_the_pairs() {
+        let mut t = Table::new();
+        for i in 0..1000 {
+            t.insert(format!("k{i}"), i);
+        }
+        for i in 0..990 {
+            t.remove(&format!("k{i}").into());
+        }
+        let hash = t.hash.as_ref().unwrap();
+        assert_eq!(hash.live, 10);
+        assert!(hash.entries.len() <= 20, "{}", hash.entries.len());
+        assert_eq!(t.get_str("k995"), Some(&Value::Integer(995)));
+        assert_eq!(keys(&t)[0], "k990".into());
+    }
+
+    #[test]
+    fn equality_ignores_pair_order_but_not_types() {
+        let mut a = Table::new();
+        a.insert("x", 1);
+        a.insert("y", 2);
+        a.insert(Table::new(), 1);
+        a.insert(Table::new(), 2);
+        let mut b = Table::new();
+        b.insert(Table::new(), 2);
+        b.insert("y", 2);
+        b.insert(Table::new(), 1);
+        b.insert("x", 1);
+        assert_eq!(a, b);
+        b.insert("x", 1.0);
+        assert_ne!(a, b);
+        let mut c = a.clone();
+        c.remove(&Table::new().into());
+        c.insert(Table::new(), 2);
+        assert_ne!(a, c, "table keys are paired off, not merely found");
+    }
+
+    #[test]
+    fn builder_handles_holes_duplicates_and_removals_in_any_order() {
+        let mut b = TableBuilder::new(vec![1.into(), Value::Nil, 3.into(), 4.into()]);
+        b.set(2.into(), 2.into()).unwrap();
+        b.set(5.into(), 5.into()).unwrap();
+        b.set("x".into(), 1.into()).unwrap();
+        b.set("x".into(), Value::Nil).unwrap();
+        b.set(7.into(), 7.into()).unwrap();
+        b.set(4.into(), Value::Nil).unwrap();
+        assert!(b.set(Value::Nil, 1.into()).is_err());
+        let t = b.finish();
+        assert_eq!(t.array(), ints(&[1, 2, 3]));
+        assert_eq!(keys(&t)[3..], [Value::Integer(5), Value::Integer(7)]);
+    }
+
+    #[test]
+    fn into_iter_and_pairs_agree() {
+        let mut t = Table::from_array(ints(&[5, 6]));
+        t.insert("k", "v");
+        t.insert(Table::new(), false);
+        let borrowed: Vec<(Value, Value)> = t
+            .pairs()
+            .map(|(k, v)| (k.into_owned(), v.clone()))
+            .collect();
+        let owned: Vec<(Value, Value)> = t.into_iter().collect();
+        assert_eq!(borrowed, owned);
+        assert_eq!(owned.len(), 4);
+    }
+
+    /// A key from a small domain, so operations collide often.
+    fn key() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            (-2i64..12).prop_map(Value::Integer),
+            prop_oneof![Just(1.0), Just(2.0), Just(-0.0), Just(2.5), Just(1e300)]
+                .prop_map(Value::Number),
+            prop_oneof![Just("a"), Just("b"), Just("")].prop_map(Value::from),
+            any::<bool>().prop_map(Value::Boolean),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![1 => Just(Value::Nil), 3 => (0i64..100).prop_map(Value::Integer)]
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(Value, Value),
+        Remove(Value),
+        Push(Value),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (key(), value()).prop_map(|(k, v)| Op::Insert(k, v)),
+            1 => key().prop_map(Op::Remove),
+            2 => value().prop_map(Op::Push),
+        ]
+    }
+
+    /// A model key: what Lua would compare.
+    fn model_key(key: &Value) -> String {
+        match key {
+            Value::Number(n) => match float_to_int(*n) {
+                Some(i) => format!("i{i}"),
+                None => format!("f{}", n.to_bits()),
+            },
+            Value::Integer(i) => format!("i{i}"),
+            Value::String(s) => format!("s{}", String::from_utf8_lossy(s)),
+            Value::Boolean(b) => format!("b{b}"),
+            _ => unreachable!(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Every sequence of operations leaves the table holding what a plain
+        /// map would, with the array part exactly `t[1..=border]`.
+        #[test]
+        fn operations_agree_with_a_plain_map(ops in proptest::collection::vec(op(), 0..60)) {
+            let mut t = Table::new();
+            let mut model: std::collections::HashMap<String, (Value, Value)> = Default::default();
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => {
+                        let old = t.insert(k.clone(), v.clone());
+                        let expected = if v.is_nil() {
+                            model.remove(&model_key(&k))
+                        } else {
+                            model.insert(model_key(&k), (k, v))
+                        };
+                        prop_assert_eq!(old, expected.map(|(_, v)| v));
+                    }
+                    Op::Remove(k) => {
+                        let old = t.remove(&k);
+                        prop_assert_eq!(old, model.remove(&model_key(&k)).map(|(_, v)| v));
+                    }
+                    Op::Push(v) => {
+                        let n = (1..).find(|i| !model.contains_key(&format!("i{i}"))).unwrap();
+                        t.push(v.clone());
+                        if !v.is_nil() {
+                            model.insert(format!("i{n}"), (Value::Integer(n), v));
+                        }
+                    }
+                }
+                let border = (1..).find(|i| !model.contains_key(&format!("i{i}"))).unwrap() - 1;
+                prop_assert_eq!(t.len(), border as usize);
+                prop_assert_eq!(t.hash_len(), model.len() - border as usize);
+                for (i, v) in t.array().iter().enumerate() {
+                    prop_assert_eq!(Some(v), model.get(&format!("i{}", i + 1)).map(|(_, v)| v));
+                }
+                for (k, v) in model.values() {
+                    prop_assert_eq!(t.get(k), Some(v));
+                }
+                let mut seen: Vec<String> = t.pairs().map(|(k, _)| model_key(&k)).collect();
+                seen.sort();
+                let mut expected: Vec<String> = model.keys().cloned().collect();
+                expected.sort();
+                prop_assert_eq!(seen, expected);
+            }
+        }
+
+        /// The builder (the decoder's path) gives the table that inserting
+        /// the same pairs one by one gives.
+        #[test]
+        fn the_builder_agrees_with_insert(
+            array in proptest::collection::vec(value(), 0..12),
+            pairs in proptest::collection::vec((key(), value()), 0..40),
+        ) {
+            let mut expected = Table::new();
+            for (i, v) in array.iter().enumerate() {
+                expected.insert(i as i64 + 1, v.clone());
+            }
+            let mut builder = TableBuilder::new(array);
+            for (k, v) in pairs {
+                expected.insert(k.clone(), v.clone());
+                builder.set(k, v).unwrap();
+            }
+            let built = builder.finish();
+            prop_assert_eq!(built.array(), expected.array());
+            prop_assert_eq!(built, expected);
+        }
+    }
+}
