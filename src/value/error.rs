@@ -73,8 +73,10 @@ impl ValueError {
     /// top level.
     ///
     /// ```
-    /// let err = lunet::value::from_value::<Vec<u8>>(vec![1, 300].into()).unwrap_err();
-    /// assert_eq!(err.path(), "[2]");
+    /// use lunet::value::{from_value, Value};
+    ///
+    /// let err = from_value::<Vec<u8>>(Value::from(vec![Value::from(1), Value::from(300)]));
+    /// assert_eq!(err.unwrap_err().path(), "[2]");
     /// ```
     pub fn path(&self) -> &str {
         &self.path

@@ -1,49 +1,7 @@
-//! [`Table`]: a Lua table as plain Rust data.
-//!
-//! A table has two parts, as in Lua and in the `skynet.pack` wire format:
-//! - the **array part**, `t[1] .. t[n]`, where `n` ([`Table::len`]) is the
-//!   largest index such that `t[1]` through `t[n]` are all non-nil (the first
-//!   border, the `narr` of the wire format);
-//! - the **other pairs**, every other key with its value, kept in insertion
-//!   order (a pair that is replaced keeps its place; a removed one leaves none).
-//!
-//! Every operation keeps that split exact, so the array part is always what
-//! `skynet.pack` would write as the array part of the same Lua table:
-//! - setting `t[n + 1]` extends the array part, and pulls in `t[n + 2]`,
-//!   `t[n + 3]`, ... from the other pairs if they were there;
-//! - setting `t[k] = nil` for `k <= n` shortens the array part to `k - 1` and
-//!   moves `t[k + 1] .. t[n]` to the other pairs (this costs `O(n - k)`, like
-//!   removing from the middle of a `Vec`);
-//! - a `nil` value never stays in a table: inserting one removes the key.
-//!
-//! # Keys
-//! Keys follow Lua's rules for a raw set:
-//! - `nil` and NaN cannot be keys: [`Table::insert`] panics on them (Lua raises
-//!   "index is nil" / "index is NaN"), [`Table::try_insert`] returns an error,
-//!   and lookups with them find nothing;
-//! - a float key with an integral value in `i64` range is the integer key of
-//!   the same value (`t[2.0]` is `t[2]`; `-0.0` is `0`), as Lua converts it;
-//! - strings compare by bytes, booleans and integers by value, other floats
-//!   by value;
-//! - a table used as a key is a key of its own. Lua compares table keys by
-//!   identity, and no two tables in a [`Value`] are the same table (they are
-//!   copies, as after `skynet.unpack`), so inserting a pair whose key is a
-//!   table always adds a pair, even next to an equal-looking table key. This
-//!   keeps every pair of a decoded Lua table, e.g. `{[{}] = 1, [{}] = 2}`.
-//!   [`Table::get`] and [`Table::remove`] with a table key use the first pair
-//!   whose key is equal ([`PartialEq`]) to it.
-//!
-//! # Equality
-//! Two tables are equal ([`PartialEq`]) when they have the same array part and
-//! the same other pairs in any order (table keys are paired off by equality).
-//! Values compare as [`Value`] does: `Integer(1) != Number(1.0)`, and NaN is
-//! not equal to itself.
-//!
-//! # Costs
-//! Lookups by a non-table key, inserts and removals are `O(1)` on average
-//! (a hash index over the other pairs; removed pairs leave a hole that is
-//! compacted once holes outnumber pairs). Table keys are found by a linear
-//! scan. A table with only an array part holds one `Vec` and no index.
+//! [`Table`]: a Lua table as plain Rust data. The rules (array part, keys,
+//! equality, costs) are in the type's docs; the array part is kept exact
+//! after every operation so that the encoder can write it as is, and
+//! [`TableBuilder`] is the linear-time path for untrusted input.
 
 use std::borrow::{Borrow, Cow};
 use std::collections::HashMap;
@@ -54,8 +12,54 @@ use bytes::Bytes;
 use super::{Value, ValueError};
 
 /// A Lua table: an array part `t[1..=n]` and the other pairs in insertion
-/// order. See the [module docs](self) for the exact rules.
+/// order.
 ///
+/// A table has two parts, as in Lua and in the `skynet.pack` wire format:
+/// - the **array part**, `t[1] .. t[n]`, where `n` ([`Table::len`]) is the
+///   largest index such that `t[1]` through `t[n]` are all non-nil (the first
+///   border, the `narr` of the wire format);
+/// - the **other pairs**, every other key with its value, kept in insertion
+///   order (a pair that is replaced keeps its place; a removed one leaves none).
+///
+/// Every operation keeps that split exact, so the array part is always what
+/// `skynet.pack` would write as the array part of the same Lua table:
+/// - setting `t[n + 1]` extends the array part, and pulls in `t[n + 2]`,
+///   `t[n + 3]`, ... from the other pairs if they were there;
+/// - setting `t[k] = nil` for `k <= n` shortens the array part to `k - 1` and
+///   moves `t[k + 1] .. t[n]` to the other pairs (this costs `O(n - k)`, like
+///   removing from the middle of a `Vec`);
+/// - a `nil` value never stays in a table: inserting one removes the key.
+///
+/// # Keys
+/// Keys follow Lua's rules for a raw set:
+/// - `nil` and NaN cannot be keys: [`Table::insert`] panics on them (Lua raises
+///   "index is nil" / "index is NaN"), [`Table::try_insert`] returns an error,
+///   and lookups with them find nothing;
+/// - a float key with an integral value in `i64` range is the integer key of
+///   the same value (`t[2.0]` is `t[2]`; `-0.0` is `0`), as Lua converts it;
+/// - strings compare by bytes, booleans and integers by value, other floats
+///   by value;
+/// - a table used as a key is a key of its own. Lua compares table keys by
+///   identity, and no two tables in a [`Value`] are the same table (they are
+///   copies, as after `skynet.unpack`), so inserting a pair whose key is a
+///   table always adds a pair, even next to an equal-looking table key. This
+///   keeps every pair of a decoded Lua table, e.g. `{[{}] = 1, [{}] = 2}`.
+///   [`Table::get`] and [`Table::remove`] with a table key use the first pair
+///   whose key is equal ([`PartialEq`]) to it.
+///
+/// # Equality
+/// Two tables are equal ([`PartialEq`]) when they have the same array part and
+/// the same other pairs in any order (table keys are paired off by equality).
+/// Values compare as [`Value`] does: `Integer(1) != Number(1.0)`, and NaN is
+/// not equal to itself.
+///
+/// # Costs
+/// Lookups by a non-table key, inserts and removals are `O(1)` on average
+/// (a hash index over the other pairs; removed pairs leave a hole that is
+/// compacted once holes outnumber pairs). Table keys are found by a linear
+/// scan. A table with only an array part holds one `Vec` and no index.
+///
+/// # Example
 /// ```
 /// use lunet::value::{Table, Value};
 ///
@@ -443,7 +447,7 @@ impl Table {
     /// Sets `t[key] = value` (a raw set) and returns the value it replaced.
     ///
     /// A `Nil` value removes the key. Setting `t[len + 1]` extends the array
-    /// part; setting `t[k] = nil` inside it shortens it (module docs). A table
+    /// part; setting `t[k] = nil` inside it shortens it (see [`Table`]). A table
     /// key always adds a new pair, and a `Nil` value with a table key removes
     /// the first pair whose key equals it.
     ///
@@ -715,7 +719,19 @@ impl TableBuilder {
     }
 }
 
-/// The iterator of [`Table::pairs`].
+/// The iterator of [`Table::pairs`]: `(key, value)` for every pair, the
+/// array part first.
+///
+/// ```
+/// use lunet::value::{Table, Value};
+///
+/// let mut t = Table::from_array(vec![Value::from(7)]);
+/// t.insert("k", true);
+/// let mut pairs = t.pairs();
+/// assert_eq!(pairs.next().map(|(k, v)| (k.into_owned(), v)), Some((Value::from(1), &Value::from(7))));
+/// assert_eq!(pairs.next().map(|(k, _)| k.to_string()), Some("\"k\"".to_string()));
+/// assert!(pairs.next().is_none());
+/// ```
 pub struct Pairs<'a> {
     array: std::iter::Enumerate<std::slice::Iter<'a, Value>>,
     hash: Option<std::slice::Iter<'a, Option<(Value, Value)>>>,
@@ -747,6 +763,14 @@ impl<'a> IntoIterator for &'a Table {
 
 /// The iterator of `Table::into_iter`: every pair, owned, in the order of
 /// [`Table::pairs`].
+///
+/// ```
+/// use lunet::value::{Table, Value};
+///
+/// let t = Table::from_array(vec![Value::from("a"), Value::from("b")]);
+/// let values: Vec<Value> = t.into_iter().map(|(_, v)| v).collect();
+/// assert_eq!(values, [Value::from("a"), Value::from("b")]);
+/// ```
 pub struct IntoPairs {
     array: std::iter::Enumerate<std::vec::IntoIter<Value>>,
     hash: std::iter::Flatten<std::vec::IntoIter<Option<(Value, Value)>>>,
