@@ -18,6 +18,22 @@ use super::{Table, Value};
 /// Strings longer than this are cut (with `...`) in error messages and paths.
 const SHOWN: usize = 40;
 
+/// Lua syntax: `nil`, `true`, `42`, floats that read as floats (`1.0`,
+/// `2.5`, `1e100`, `inf`, `-inf`, `nan`), strings in double quotes with Lua
+/// escapes (`\xNN` for control bytes and bytes that are not UTF-8), and
+/// tables as constructors, the array part first. Formatting flags are
+/// ignored.
+///
+/// ```
+/// use lunet::value::{Table, Value};
+///
+/// let mut t = Table::from_array(vec![Value::from(1), Value::from(2.0)]);
+/// t.insert("x", true);
+/// t.insert("a b", "line\n");
+/// t.insert(10, vec![0xffu8]);
+/// assert_eq!(t.to_string(), r#"{1, 2.0, x = true, ["a b"] = "line\n", [10] = "\xff"}"#);
+/// assert_eq!(Value::from(f64::NEG_INFINITY).to_string(), "-inf");
+/// ```
 impl Display for Value {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
@@ -31,6 +47,16 @@ impl Display for Value {
     }
 }
 
+/// As for [`Value`]: a table constructor, the array part first, then the
+/// other pairs in insertion order (`name = v` for identifier keys,
+/// `[key] = v` for others).
+///
+/// ```
+/// let mut t = lunet::value::Table::new();
+/// t.insert("end", 1); // a keyword: not an identifier
+/// t.insert(false, 2);
+/// assert_eq!(t.to_string(), r#"{["end"] = 1, [false] = 2}"#);
+/// ```
 impl Display for Table {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         f.write_char('{')?;
