@@ -72,3 +72,6 @@ pub mod config;
 pub mod lua;
 pub mod runtime;
 pub mod socket;
+pub mod value;
+
+pub use value::Value;

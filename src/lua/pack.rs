@@ -134,19 +134,19 @@ pub const MAX_DEPTH: usize = 32;
 /// more would not fit on a Lua stack.
 pub const MAX_LUA_RESULTS: usize = 100_000;
 
-const TAG_NIL: u8 = 0x00;
-const TAG_FALSE: u8 = 0x01;
-const TAG_TRUE: u8 = 0x02;
-const TAG_INTEGER: u8 = 0x03;
-const TAG_FLOAT: u8 = 0x04;
-const TAG_STRING: u8 = 0x05;
-const TAG_TABLE: u8 = 0x06;
-const TAG_SHORT_STRING: u8 = 0x40;
-const TAG_SHORT_STRING_LAST: u8 = 0x5f;
-const TAG_SMALL_INTEGER: u8 = 0x80;
-const SHORT_STRING_MAX: usize = 31;
-const SMALL_INTEGER_MAX: i64 = 127;
-const VARINT_MAX_BYTES: usize = 10;
+pub(crate) const TAG_NIL: u8 = 0x00;
+pub(crate) const TAG_FALSE: u8 = 0x01;
+pub(crate) const TAG_TRUE: u8 = 0x02;
+pub(crate) const TAG_INTEGER: u8 = 0x03;
+pub(crate) const TAG_FLOAT: u8 = 0x04;
+pub(crate) const TAG_STRING: u8 = 0x05;
+pub(crate) const TAG_TABLE: u8 = 0x06;
+pub(crate) const TAG_SHORT_STRING: u8 = 0x40;
+pub(crate) const TAG_SHORT_STRING_LAST: u8 = 0x5f;
+pub(crate) const TAG_SMALL_INTEGER: u8 = 0x80;
+pub(crate) const SHORT_STRING_MAX: usize = 31;
+pub(crate) const SMALL_INTEGER_MAX: i64 = 127;
+pub(crate) const VARINT_MAX_BYTES: usize = 10;
 
 /// Packed output up to this many bytes stays in an array on the Rust stack and
 /// is pushed from there; longer output moves to a `Vec`.
@@ -1141,7 +1141,7 @@ fn unsupported(lua_type: c_int) -> &'static str {
 }
 
 /// `v` as an unsigned LEB128 varint: the bytes and how many are used.
-fn varint(mut v: u64) -> ([u8; VARINT_MAX_BYTES], usize) {
+pub(crate) fn varint(mut v: u64) -> ([u8; VARINT_MAX_BYTES], usize) {
     let mut bytes = [0; VARINT_MAX_BYTES];
     let mut n = 0;
     while v >= 0x80 {
@@ -1153,11 +1153,11 @@ fn varint(mut v: u64) -> ([u8; VARINT_MAX_BYTES], usize) {
     (bytes, n + 1)
 }
 
-fn zigzag(i: i64) -> u64 {
+pub(crate) fn zigzag(i: i64) -> u64 {
     ((i << 1) ^ (i >> 63)) as u64
 }
 
-fn unzigzag(u: u64) -> i64 {
+pub(crate) fn unzigzag(u: u64) -> i64 {
     ((u >> 1) as i64) ^ ((u & 1) as i64).wrapping_neg()
 }
 
