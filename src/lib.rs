@@ -74,4 +74,5 @@ pub mod runtime;
 pub mod socket;
 pub mod value;
 
+pub use runtime::{Builder, Error, Runtime};
 pub use value::Value;

@@ -1,41 +1,68 @@
-//! Building, starting and stopping a runtime: the socket thread, the workers, the
-//! timer and the monitor, around one [`Node`].
+//! The runtime: the socket thread, the workers, the timer and the monitor around
+//! one [`Node`], and the API a Rust program embeds lunet with.
+//!
+//! A host builds a runtime with [`Runtime::builder`] (or [`Runtime::start`] for
+//! the bare actor runtime), then:
+//! - launches Lua services by name ([`Runtime::launch_lua`]) or from a source
+//!   string ([`Runtime::launch_lua_source`]), and services written in Rust
+//!   ([`Runtime::launch`], a [`Service`](crate::actor::Service));
+//! - sends to and calls any service from its own threads ([`Runtime::send_lua`],
+//!   [`Runtime::call_lua`], [`Runtime::call`]): a call blocks the host thread
+//!   (never a worker) until the answer or a timeout; Lua values arrive as
+//!   [`Value`](crate::value::Value)s, which convert to and from any serde type;
+//! - reads [`Runtime::stats`];
+//! - stops with [`Runtime::shutdown`], or waits for the services to finish
+//!   with [`Runtime::join`]. Both are graceful: sockets flush, every thread is
+//!   joined.
+//!
+//! Services written in Rust talk to Lua services with the same messages Lua
+//! services use (type `lua`, values packed as `skynet.pack` packs them): see
+//! [`Context::call_lua`](crate::actor::Context::call_lua) and
+//! `examples/embed.rs`.
 //!
 //! # Example
 //! ```
-//! use lunet::actor::{Context, Message, Service};
-//! use lunet::runtime::{Runtime, RuntimeConfig};
+//! use std::time::Duration;
+//! use lunet::{Runtime, Value};
 //!
-//! struct Hello;
-//! impl Service for Hello {
-//!     fn start(&mut self, ctx: &mut Context<'_>) -> Result<(), String> {
-//!         ctx.exit(); // nothing more to do
-//!         Ok(())
-//!     }
-//!     fn handle(&mut self, _: &mut Context<'_>, _: Message) {}
-//! }
-//!
-//! let runtime = Runtime::start(RuntimeConfig::default()).unwrap();
-//! runtime.launch(Box::new(Hello), "hello").unwrap();
-//! assert!(runtime.node().wait_until_empty(std::time::Duration::from_secs(5)));
+//! let runtime = Runtime::builder().threads(2).start()?;
+//! let adder = runtime.launch_lua_source("adder", r#"
+//!     local skynet = require "skynet"
+//!     skynet.start(function()
+//!         skynet.dispatch("lua", function(_, _, a, b) skynet.ret(skynet.pack(a + b)) end)
+//!     end)
+//! "#, &[])?;
+//! let sum = runtime.call_lua(adder, &[Value::from(2), Value::from(3)], Duration::from_secs(5))?;
+//! assert_eq!(sum, vec![Value::from(5)]);
 //! runtime.shutdown();
+//! # Ok::<(), lunet::Error>(())
 //! ```
 
+mod builder;
+mod error;
+mod host;
+mod stats;
+
+pub use builder::Builder;
+pub use error::{Address, Error};
+pub use stats::{ServiceStats, Stats};
+
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
-/// How long [`Runtime::shutdown`] lets the messages being handled finish before
-/// it interrupts them.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
-
 use crate::actor::{
     self, Handle, Message, MonitorConfig, Node, Payload, Probe, Router, Service, StartNotice,
 };
+use crate::lua::LuaEnv;
 use crate::socket::{Event, SocketConfig, SocketHandle, SocketId, SocketServer};
+
+/// How long [`Runtime::shutdown`] lets the messages being handled finish before
+/// it interrupts them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// How a runtime is set up.
 #[derive(Clone, Debug)]
@@ -59,16 +86,39 @@ impl Default for RuntimeConfig {
 }
 
 /// A running node and its threads. [`Runtime::shutdown`] (or drop) stops it.
+///
+/// Every method takes `&self` and may be called from any thread, so a host can
+/// share a runtime (behind an `Arc`) among its threads.
 pub struct Runtime {
     node: Arc<Node>,
     sockets: Option<SocketServer>,
     workers: Vec<JoinHandle<()>>,
     helpers: Vec<JoinHandle<()>>,
     stop: Option<Sender<()>>,
+    /// Where Lua services launched from the host are found.
+    lua: Arc<LuaEnv>,
+    /// The service host threads send and call from, made at first use.
+    host: OnceLock<host::Port>,
 }
 
 impl Runtime {
-    /// Starts the socket thread, the workers, the timer and the monitor.
+    /// A builder: threads, socket and monitor settings, where Lua services are
+    /// found, settings for `skynet.getenv`.
+    ///
+    /// ```
+    /// let runtime = lunet::Runtime::builder().threads(1).start()?;
+    /// assert!(runtime.node().query_name(".launcher").is_some());
+    /// runtime.shutdown();
+    /// # Ok::<(), lunet::Error>(())
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Starts the socket thread, the workers, the timer and the monitor: the
+    /// bare actor runtime, with no Lua system services (no launcher, so Lua
+    /// services launched here cannot use `skynet.newservice`). Most hosts want
+    /// [`Runtime::builder`].
     pub fn start(config: RuntimeConfig) -> io::Result<Runtime> {
         let router = Arc::new(Router::new());
         let sink_router = router.clone();
@@ -102,6 +152,8 @@ impl Runtime {
             workers: Vec::new(),
             helpers: Vec::new(),
             stop: Some(stop),
+            lua: Arc::new(LuaEnv::default()),
+            host: OnceLock::new(),
         };
         let probes: Vec<Arc<Probe>> = (0..config.threads.max(1))
             .map(|_| Arc::new(Probe::default()))
@@ -131,17 +183,64 @@ impl Runtime {
         Ok(runtime)
     }
 
-    /// The node: send messages, launch services, read stats.
+    /// The node: the lower-level API every service and thread goes through
+    /// (names, environment, sockets, raw messages).
+    ///
+    /// ```
+    /// let runtime = lunet::Runtime::builder().env("greeting", "hi").start()?;
+    /// assert_eq!(runtime.node().getenv("greeting").as_deref(), Some("hi"));
+    /// runtime.shutdown();
+    /// # Ok::<(), lunet::Error>(())
+    /// ```
     pub fn node(&self) -> &Arc<Node> {
         &self.node
     }
 
-    /// Launches a service and waits until its start function has returned.
+    /// Launches a service written in Rust and waits until its start function
+    /// has returned; the error is the one its start function returned.
+    ///
+    /// ```
+    /// use lunet::actor::{Context, Message, Service};
+    ///
+    /// struct Quiet;
+    /// impl Service for Quiet {
+    ///     fn handle(&mut self, _: &mut Context<'_>, _: Message) {}
+    /// }
+    ///
+    /// let runtime = lunet::Runtime::builder().start()?;
+    /// let quiet = runtime.launch(Box::new(Quiet), "quiet").expect("starts");
+    /// assert!(runtime.node().is_alive(quiet));
+    /// runtime.shutdown();
+    /// # Ok::<(), lunet::Error>(())
+    /// ```
     pub fn launch(&self, service: Box<dyn Service>, label: &str) -> Result<Handle, String> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.node.launch(service, label, StartNotice::Channel(tx));
         rx.recv_timeout(Duration::from_secs(60))
             .map_err(|_| format!("service {label}: start did not finish within 60 s"))?
+    }
+
+    /// Waits until only system services (launcher, service_mgr, logger, the
+    /// host port) are left, or a service called `skynet.abort()`, then shuts
+    /// down gracefully, as `lunet run` does. Returns the abort error, if any.
+    ///
+    /// ```
+    /// let runtime = lunet::Runtime::builder().start()?;
+    /// runtime.launch_lua_source("brief", r#"
+    ///     local skynet = require "skynet"
+    ///     skynet.start(function() skynet.timeout(1, skynet.exit) end)
+    /// "#, &[])?;
+    /// runtime.join()?; // returns once `brief` has exited
+    /// # Ok::<(), lunet::Error>(())
+    /// ```
+    pub fn join(self) -> Result<(), Error> {
+        while !self.node.wait_until_idle(Duration::from_secs(3600)) {}
+        let aborted = self.node.abort_error();
+        self.shutdown();
+        match aborted {
+            Some(message) => Err(Error::Aborted(message)),
+            None => Ok(()),
+        }
     }
 
     /// Stops gracefully: sockets flush and close (bounded by the socket

@@ -84,3 +84,24 @@ pub struct Message {
     /// The content.
     pub payload: Payload,
 }
+
+impl Message {
+    /// The Lua values a message of type [`ptype::LUA`] carries (what
+    /// `skynet.pack` packed); or those of a response to a Lua call.
+    ///
+    /// ```
+    /// use lunet::actor::{ptype, Handle, Message};
+    /// use lunet::value::{self, Value};
+    ///
+    /// let message = Message {
+    ///     source: Handle::SYSTEM,
+    ///     session: 0,
+    ///     ptype: ptype::LUA,
+    ///     payload: value::pack(&[Value::from("ping"), Value::from(1)]).unwrap().into(),
+    /// };
+    /// assert_eq!(message.lua_values().unwrap(), vec![Value::from("ping"), Value::from(1)]);
+    /// ```
+    pub fn lua_values(&self) -> Result<Vec<crate::value::Value>, crate::value::PackError> {
+        crate::value::unpack(self.payload.bytes())
+    }
+}

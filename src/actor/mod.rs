@@ -36,7 +36,7 @@ pub use message::{ptype, Message, Payload};
 pub use monitor::MonitorConfig;
 pub use node::Node;
 pub use registry::{SendError, StartNotice};
-pub use service::{Context, Service};
+pub use service::{Context, LuaSendError, Service};
 
 pub(crate) use interrupt::set_signal_action;
 pub(crate) use monitor::run as run_monitor;

@@ -226,6 +226,11 @@ impl Node {
         }
     }
 
+    /// Whether `handle` is a daemon (see [`Node::set_daemon`]).
+    pub fn is_daemon(&self, handle: Handle) -> bool {
+        self.daemons.contains_key(&handle.get())
+    }
+
     /// How many services are alive, daemons not counted.
     pub fn busy_count(&self) -> usize {
         self.router
