@@ -52,18 +52,45 @@ impl Default for Builder {
 
 impl Builder {
     /// Worker threads (default: the number of CPUs).
+    ///
+    /// ```
+    /// let runtime = lunet::Runtime::builder().threads(1).start()?;
+    /// runtime.shutdown();
+    /// # Ok::<(), lunet::Error>(())
+    /// ```
     pub fn threads(mut self, threads: usize) -> Builder {
         self.config.threads = threads;
         self
     }
 
     /// The socket thread's settings.
+    ///
+    /// ```
+    /// use lunet::socket::SocketConfig;
+    /// use std::time::Duration;
+    ///
+    /// let socket = SocketConfig { linger: Duration::from_secs(2), ..SocketConfig::default() };
+    /// let runtime = lunet::Runtime::builder().socket(socket).start()?;
+    /// runtime.shutdown();
+    /// # Ok::<(), lunet::Error>(())
+    /// ```
     pub fn socket(mut self, socket: SocketConfig) -> Builder {
         self.config.socket = socket;
         self
     }
 
     /// The monitor's settings (endless-loop detection and interruption).
+    ///
+    /// ```
+    /// use lunet::actor::MonitorConfig;
+    /// use std::time::Duration;
+    ///
+    /// // Interrupt a message that runs for more than 2 s (a Lua endless loop).
+    /// let monitor = MonitorConfig { interrupt_after: Some(Duration::from_secs(2)), ..MonitorConfig::default() };
+    /// let runtime = lunet::Runtime::builder().monitor(monitor).start()?;
+    /// runtime.shutdown();
+    /// # Ok::<(), lunet::Error>(())
+    /// ```
     pub fn monitor(mut self, monitor: MonitorConfig) -> Builder {
         self.config.monitor = monitor;
         self
@@ -71,12 +98,35 @@ impl Builder {
 
     /// Where Lua services and modules are found, the preload file, the memory
     /// limit (the config keys `luaservice`, `lua_path`, `preload`, `memlimit`).
+    ///
+    /// ```
+    /// use lunet::lua::LuaEnv;
+    ///
+    /// let lua = LuaEnv { luaservice: "./game/?.lua".into(), memlimit: Some(64 << 20), ..LuaEnv::default() };
+    /// let runtime = lunet::Runtime::builder().lua(lua).start()?;
+    /// runtime.shutdown();
+    /// # Ok::<(), lunet::Error>(())
+    /// ```
     pub fn lua(mut self, lua: LuaEnv) -> Builder {
         self.lua = lua;
         self
     }
 
     /// A setting Lua services read with `skynet.getenv` (a config key).
+    ///
+    /// ```
+    /// let runtime = lunet::Runtime::builder().env("port", "9001").start()?;
+    /// let svc = runtime.launch_lua_source("reader", r#"
+    ///     local skynet = require "skynet"
+    ///     skynet.start(function()
+    ///         skynet.dispatch("lua", function() skynet.retpack(skynet.getenv("port")) end)
+    ///     end)
+    /// "#, &[])?;
+    /// let port = runtime.call_lua(svc, &[], std::time::Duration::from_secs(5))?;
+    /// assert_eq!(port, vec!["9001".into()]);
+    /// runtime.shutdown();
+    /// # Ok::<(), lunet::Error>(())
+    /// ```
     pub fn env(mut self, key: &str, value: &str) -> Builder {
         self.env.push((key.to_string(), value.to_string()));
         self
@@ -85,6 +135,13 @@ impl Builder {
     /// Whether to start the Lua system services (default: yes). Without them
     /// the runtime is the bare actor runtime: Lua services still run, but
     /// `skynet.newservice` has no launcher to ask.
+    ///
+    /// ```
+    /// let runtime = lunet::Runtime::builder().lua_system(false).start()?;
+    /// assert!(runtime.node().query_name(".launcher").is_none());
+    /// runtime.shutdown();
+    /// # Ok::<(), lunet::Error>(())
+    /// ```
     pub fn lua_system(mut self, on: bool) -> Builder {
         self.system = on;
         self
@@ -92,6 +149,13 @@ impl Builder {
 
     /// Starts the runtime, and the Lua system services unless turned off;
     /// returns once they are ready.
+    ///
+    /// ```
+    /// let runtime = lunet::Runtime::builder().start()?;
+    /// assert!(runtime.node().query_name(".launcher").is_some());
+    /// runtime.shutdown();
+    /// # Ok::<(), lunet::Error>(())
+    /// ```
     pub fn start(self) -> Result<Runtime, Error> {
         let mut runtime = Runtime::start(self.config)?;
         runtime.lua = Arc::new(self.lua);
