@@ -442,6 +442,9 @@ local function on_error(e)
 		return e
 	end
 	local text = tostring(e)
+	if type(e) == "table" and not (getmetatable(e) or {}).__tostring then
+		text = "error object " .. show(e)
+	end
 	local at = where(2)
 	if type(e) == "string" and e:find(INTERRUPTED, 1, true) then
 		return setmetatable({ interrupted = true, message = text, where = at }, Failure)

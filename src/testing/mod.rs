@@ -3,7 +3,7 @@
 //! A test script is a Lua service that uses `require "lunet.test"` (the Lua
 //! module `lua/lunet/test.lua`: cases, setup/teardown, timeouts, assertions,
 //! `test.connect`, `test.getenv`; its header is the script writer's
-//! reference). This module finds the scripts ([`discover`]), runs each in a
+//! reference). This module finds the scripts ([`discover()`]), runs each in a
 //! fresh node ([`config`] says how the node is configured), collects what the
 //! script reports, watches the time, and hands each outcome to an
 //! [`Observer`] as it happens; [`report`] makes the console lines and
@@ -138,7 +138,7 @@ pub enum RunError {
     },
 }
 
-/// Runs every script `paths` name (see [`discover`]), one after the other;
+/// Runs every script `paths` name (see [`discover()`]), one after the other;
 /// returns their reports. An error means nothing was run.
 pub fn run(
     paths: &[PathBuf],
