@@ -49,9 +49,13 @@
 //!    it stops, so the runner always ends). The same watch covers the loading
 //!    of the script and the gaps between cases, with the default timeout plus
 //!    5 s.
-//! 4. If the node is aborted (`skynet.abort`) or the script's service exits
-//!    before its last case ended, the case running then FAILs saying so and
-//!    the rest FAIL as not run.
+//! 4. If the script's service exits (`skynet.exit`, or it was killed) before
+//!    its last case ended, the case running then FAILs saying so and the rest
+//!    FAIL as not run. If the node is aborted (`skynet.abort`, or the script
+//!    failed to load), the reports still queued for `.lunet_test` are lost
+//!    with it, so the file may be one FAIL line naming the abort. A script
+//!    that ends without reporting at all (it does not use `lunet.test`) is
+//!    one FAIL line saying so.
 //! 5. After the last case (or giving up) the node is shut down: services the
 //!    cases started are killed, sockets are flushed and closed, every thread
 //!    is joined. Then the next script runs; scripts never run concurrently,
@@ -294,7 +298,13 @@ impl<'a> Watch<'a> {
                     return;
                 }
             }
-            if self.node.is_aborted() || self.service.is_some_and(|s| !self.node.is_alive(s)) {
+            // Without a hello, the script may have ended (or never be a test):
+            // only the daemons (the reporter among them) are left.
+            let silent_end = self.service.is_none() && self.node.busy_count() == 0;
+            if self.node.is_aborted()
+                || silent_end
+                || self.service.is_some_and(|s| !self.node.is_alive(s))
+            {
                 // What the script sent before is in the channel: take it first.
                 while let Ok((source, event)) = events.try_recv() {
                     if self.event(source, event) {
@@ -399,6 +409,8 @@ impl<'a> Watch<'a> {
                 Some(error) => cleaned(&error, self.script),
                 None => "the node was aborted (skynet.abort)".to_string(),
             }
+        } else if self.service.is_none() && self.node.busy_count() == 0 {
+            "the script ended without reporting to the runner: a test script requires \"lunet.test\" at its top level and declares cases with test.case".to_string()
         } else if self.service.is_some_and(|s| !self.node.is_alive(s)) {
             "the test script's service exited (skynet.exit, or it was killed)".to_string()
         } else {
@@ -419,7 +431,7 @@ impl<'a> Watch<'a> {
                 };
                 self.record(case);
                 self.ended = index;
-                self.not_run(index + 1, &format!("an earlier case ended the run ({why})"));
+                self.not_run(index + 1, "an earlier case ended the run");
             }
             None if self.ended > 0 && self.ended < self.names.len() => {
                 self.not_run(self.ended + 1, &why);
@@ -451,7 +463,7 @@ impl<'a> Watch<'a> {
                         return self.give_up_case(timeout);
                     }
                     None if self.service.is_none() => format!(
-                        "the script did not finish loading within {}",
+                        "no report from the script within {}: a test script requires \"lunet.test\" at its top level",
                         report::human(self.phase_limit())
                     ),
                     None => format!(
