@@ -72,6 +72,7 @@ pub mod config;
 pub mod lua;
 pub mod runtime;
 pub mod socket;
+pub mod testing;
 pub mod value;
 
 pub use runtime::{Builder, Error, Runtime};

@@ -13,9 +13,21 @@
 //! per event, flushed as written: service lines (`skynet.error`, `print`) as
 //! `[:0000000a] text`, the runtime's own as `[lunet] LEVEL target: message`.
 //! `RUST_LOG` filters them (default `info`).
+//!
+//! `lunet test [--set key=value]... [--junit FILE] [--timeout SECS] [-v] PATH...`
+//! runs protocol-test scripts with the runner of [`lunet::testing`] (which
+//! documents how scripts are found, run and timed) and prints one line per
+//! case as it ends, then exactly `N passed, M failed`. The node's log (service
+//! lines, warnings) is captured per script and printed, indented under a
+//! header, after the lines of a script that had a failure or a timeout (`-v`:
+//! after every script). Exit status: 0 when every case passed and at least one
+//! ran; 1 on any failure or timeout, or when nothing could be run (a missing
+//! path, a directory without test scripts, a bad `--set`: the message on
+//! stderr names it), or when the JUnit file cannot be written.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,6 +35,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use lunet::config::Config;
+use lunet::testing::{self, report, CaseReport, FileReport, LogCapture, Observer, Summary};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -31,11 +44,36 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
+const EXAMPLES: &str = "\
+Examples:
+  lunet run examples/echo/config.lua --set port=9001
+  lunet test examples/protocol_tests
+  lunet test tests/lua --junit report.xml
+  lunet test examples/protocol_tests/external.lua --set target=127.0.0.1:7000";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  lunet run examples/echo/config.lua
+  lunet run examples/echo/config.lua --set port=9001 --set thread=4
+  RUST_LOG=debug lunet run config.lua";
+
+const TEST_EXAMPLES: &str = "\
+A directory is searched recursively for *_test.lua and test_*.lua; a file is
+run as given. Each script runs in a fresh node; a test_config.lua next to the
+scripts is their base config.
+
+Examples:
+  lunet test examples/protocol_tests
+  lunet test tests/lua --junit report.xml
+  lunet test tests/lua/call_test.lua --timeout 10 -v
+  lunet test examples/protocol_tests/external.lua --set target=127.0.0.1:7000";
+
 #[derive(Parser)]
 #[command(
     name = "lunet",
     version,
-    about = "An actor runtime for server logic written in Lua (skynet-compatible)"
+    about = "An actor runtime for server logic written in Lua (skynet-compatible)",
+    after_help = EXAMPLES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -46,6 +84,7 @@ struct Cli {
 enum Command {
     /// Start a node from a config file (Lua syntax, skynet's keys) and run it
     /// until the last service exits, skynet.abort(), or Ctrl-C / SIGTERM.
+    #[command(after_help = RUN_EXAMPLES)]
     Run {
         /// The config file, e.g. config.lua holding `start = "main"`.
         config: PathBuf,
@@ -53,6 +92,36 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Run protocol-test scripts (Lua services using `require "lunet.test"`):
+    /// one line per case, then `N passed, M failed`.
+    #[command(after_help = TEST_EXAMPLES)]
+    Test {
+        /// Test scripts, or directories to search for them.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Set a config key in every script's node (repeatable):
+        /// --set target=127.0.0.1:7000, read with test.getenv "target".
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Also write the results as JUnit XML to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// The default per-case timeout in seconds (5); test.timeout in a
+        /// script and a case's own timeout take precedence.
+        #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+        timeout: Option<Duration>,
+        /// Print every script's log, not only the log of scripts that failed.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| *s > 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("expected a positive number of seconds, got {text:?}"))
 }
 
 fn main() -> ExitCode {
@@ -65,6 +134,84 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Test {
+            paths,
+            set,
+            junit,
+            timeout,
+            verbose,
+        } => match test(&paths, set, junit.as_deref(), timeout, verbose) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(message) => {
+                eprintln!("lunet test: {message}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// `lunet test`: runs the scripts, prints as they go; returns whether every
+/// case passed (and one ran).
+fn test(
+    paths: &[PathBuf],
+    overrides: Vec<String>,
+    junit: Option<&Path>,
+    timeout: Option<Duration>,
+    verbose: bool,
+) -> Result<bool, String> {
+    let capture = LogCapture::default();
+    let writer = capture.clone();
+    install_subscriber(BoxMakeWriter::new(move || writer.writer()))?;
+    let options = testing::Options {
+        overrides,
+        timeout,
+        log: Some(capture),
+        ..testing::Options::default()
+    };
+    let mut printer = Printer { verbose };
+    let reports = testing::run(paths, &options, &mut printer).map_err(|e| e.to_string())?;
+    let summary = Summary::of(&reports);
+    println!("{}", report::summary_line(&summary));
+    if let Some(file) = junit {
+        std::fs::write(file, testing::junit::to_xml(&reports))
+            .map_err(|e| format!("cannot write the JUnit report {}: {e}", file.display()))?;
+    }
+    Ok(summary.is_success())
+}
+
+/// Prints each case's line as it ends, and a script's log after its lines
+/// when it failed (always with `-v`).
+struct Printer {
+    verbose: bool,
+}
+
+impl Printer {
+    fn print(text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+}
+
+impl Observer for Printer {
+    fn case(&mut self, file: &Path, case: &CaseReport) {
+        Printer::print(&format!(
+            "{}\n",
+            report::case_line(&file.display().to_string(), case)
+        ));
+    }
+
+    fn file(&mut self, file: &FileReport) {
+        if let Some(error) = &file.error {
+            Printer::print(&format!(
+                "{}\n",
+                report::file_error_line(&file.name(), error)
+            ));
+        }
+        if self.verbose || file.has_failures() {
+            Printer::print(&report::log_block(file));
+        }
     }
 }
 
@@ -113,6 +260,12 @@ fn init_logging(config: &Config) -> Result<(), String> {
         }
         None => BoxMakeWriter::new(std::io::stdout),
     };
+    install_subscriber(writer)
+}
+
+/// Logs to `writer`, one line per event (see [`LineFormat`]), filtered by
+/// `RUST_LOG` (default `info`).
+fn install_subscriber(writer: BoxMakeWriter) -> Result<(), String> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)

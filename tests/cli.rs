@@ -223,4 +223,49 @@ fn version_and_help() {
     let (status, out, _) = run_with(&[Path::new("--help")], "lunet --help");
     assert!(status.success());
     assert!(out.contains("run"), "{out}");
+    assert!(out.contains("test"), "{out}");
+    for example in [
+        "lunet run examples/echo/config.lua --set port=9001",
+        "lunet test examples/protocol_tests",
+        "lunet test tests/lua --junit report.xml",
+        "lunet test examples/protocol_tests/external.lua --set target=127.0.0.1:7000",
+    ] {
+        assert!(out.contains(example), "--help shows {example:?}:\n{out}");
+    }
+    for (command, flags) in [
+        ("run", &["--set"][..]),
+        ("test", &["--set", "--junit", "--timeout", "--verbose"][..]),
+    ] {
+        let what = format!("lunet {command} --help");
+        let (status, out, _) = run_with(&[Path::new(command), Path::new("--help")], &what);
+        assert!(status.success(), "{what}");
+        assert!(out.contains("Examples:"), "{what}:\n{out}");
+        for flag in flags {
+            assert!(out.contains(flag), "{what} shows {flag}:\n{out}");
+        }
+    }
+}
+
+#[test]
+fn lunet_run_on_a_test_script_says_to_use_lunet_test() {
+    let dir = Dir::new(&[
+        ("config.lua", "start = \"x_test\"\n"),
+        (
+            "x_test.lua",
+            "local test = require \"lunet.test\"\ntest.case(\"x\", function() end)\n",
+        ),
+    ]);
+    let (status, out, err) = run(&dir.path("config.lua"), "lunet run on a test script");
+    assert!(!status.success(), "status {status}; stdout:\n{out}");
+    assert!(
+        err.contains("lunet.test: run this script with `lunet test FILE`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn lunet_test_without_a_path_is_a_usage_error() {
+    let (status, _, err) = run_with(&[Path::new("test")], "lunet test with no path");
+    assert!(!status.success());
+    assert!(err.contains("PATH"), "{err}");
 }

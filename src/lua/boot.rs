@@ -48,6 +48,18 @@ pub fn lua_env(config: &Config) -> LuaEnv {
 /// is not `snlua NAME ...`, or the bootstrap service itself (not found, with the
 /// paths searched, or an error in its code).
 pub fn start_node(config: &Config) -> Result<Runtime, String> {
+    start_node_with(config, |_| Ok(()))
+}
+
+/// [`start_node`], calling `before_boot` with the started runtime (its
+/// environment seeded) before the bootstrap service is launched: a host
+/// registers its own services there, so they exist before any Lua code runs
+/// (`lunet test` registers its reporter, `.lunet_test`, this way). An error
+/// from `before_boot` is returned as is, and the runtime is shut down.
+pub fn start_node_with(
+    config: &Config,
+    before_boot: impl FnOnce(&Runtime) -> Result<(), String>,
+) -> Result<Runtime, String> {
     let mut words = config.bootstrap().split_whitespace();
     let (kind, name) = (words.next(), words.next());
     let name = match (kind, name) {
@@ -77,6 +89,7 @@ pub fn start_node(config: &Config) -> Result<Runtime, String> {
     for (key, value) in config.iter() {
         runtime.node().setenv(key, value);
     }
+    before_boot(&runtime)?;
     let env = Arc::new(lua_env(config));
     let service = LuaService::new(env, &name, args);
     runtime

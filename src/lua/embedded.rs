@@ -45,6 +45,7 @@ pub(crate) const MODULES: &[(&str, &str)] = &[
         "lunet.skynet_requests",
         include_str!("../../lua/lunet/skynet_requests.lua"),
     ),
+    ("lunet.test", include_str!("../../lua/lunet/test.lua")),
 ];
 
 /// Shipped services, by service name.

@@ -16,5 +16,5 @@ mod socket_buffer;
 mod socket_driver;
 mod socket_message;
 
-pub use boot::{lua_env, start_node};
+pub use boot::{lua_env, start_node, start_node_with};
 pub use service::{LuaEnv, LuaService, ServiceSources};

@@ -1,0 +1,2 @@
+-- Declares nothing: the file fails.
+local test = require "lunet.test"

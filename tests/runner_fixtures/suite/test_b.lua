@@ -1,0 +1,5 @@
+local test = require "lunet.test"
+
+test.case("runs too", function()
+	test.ok(true)
+end)

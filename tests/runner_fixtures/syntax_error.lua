@@ -1,0 +1,5 @@
+local test = require "lunet.test"
+
+test.case("unclosed", function()
+	test.ok(true)
+end
