@@ -62,10 +62,12 @@ function test.eq(actual, expected, msg) end
 ---@param msg? string
 function test.ne(a, b, msg) end
 
----Fails the case unless `s` matches Lua pattern `pattern`.
+---Fails the case unless `s` matches Lua pattern `pattern`; returns the
+---captures (or the whole match).
 ---@param s string
 ---@param pattern string
 ---@param msg? string
+---@return string ...
 function test.match(s, pattern, msg) end
 
 ---Fails the case unless `fn` raises (an error matching `pattern`, if given);
@@ -80,12 +82,14 @@ function test.raises(fn, pattern, msg) end
 ---@param msg? string
 function test.fail(msg) end
 
----Connects to `host`:`port`, suspending the case until connected; returns
----the socket id (closed after the case). Raises if the connect fails.
+---Connects to `host`:`port` (or to `"host:port"` given as one string),
+---suspending the case until connected; returns the socket id (closed after
+---the case). Raises if the connect fails.
 ---@async
 ---@param host string
 ---@param port integer
 ---@return integer id
+---@overload async fun(target: string): integer
 function test.connect(host, port) end
 
 ---A config key (`lunet test --set key=value`), or `default`.
