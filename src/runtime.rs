@@ -5,7 +5,7 @@
 //! the bare actor runtime), then:
 //! - launches Lua services by name ([`Runtime::launch_lua`]) or from a source
 //!   string ([`Runtime::launch_lua_source`]), and services written in Rust
-//!   ([`Runtime::launch`], a [`Service`](crate::actor::Service));
+//!   ([`Runtime::launch`], a [`Service`]);
 //! - sends to and calls any service from its own threads ([`Runtime::send_lua`],
 //!   [`Runtime::call_lua`], [`Runtime::call`]): a call blocks the host thread
 //!   (never a worker) until the answer or a timeout; Lua values arrive as
@@ -64,7 +64,20 @@ use crate::socket::{Event, SocketConfig, SocketHandle, SocketId, SocketServer};
 /// it interrupts them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
-/// How a runtime is set up.
+/// How a runtime is set up (for [`Runtime::start`]; [`Builder`] sets the same).
+///
+/// ```
+/// use std::time::Duration;
+/// use lunet::runtime::RuntimeConfig;
+/// use lunet::socket::SocketConfig;
+///
+/// let config = RuntimeConfig {
+///     threads: 4,
+///     socket: SocketConfig { linger: Duration::from_secs(5), ..SocketConfig::default() },
+///     ..RuntimeConfig::default()
+/// };
+/// assert_eq!(config.threads, 4);
+/// ```
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
     /// Worker threads. Default: the number of CPUs.
@@ -119,6 +132,15 @@ impl Runtime {
     /// bare actor runtime, with no Lua system services (no launcher, so Lua
     /// services launched here cannot use `skynet.newservice`). Most hosts want
     /// [`Runtime::builder`].
+    ///
+    /// ```
+    /// use lunet::runtime::{Runtime, RuntimeConfig};
+    ///
+    /// let runtime = Runtime::start(RuntimeConfig { threads: 1, ..RuntimeConfig::default() })?;
+    /// assert_eq!(runtime.node().service_count(), 0);
+    /// runtime.shutdown();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn start(config: RuntimeConfig) -> io::Result<Runtime> {
         let router = Arc::new(Router::new());
         let sink_router = router.clone();
@@ -249,6 +271,30 @@ impl Runtime {
     /// after [`SHUTDOWN_GRACE`] is interrupted (repeatedly), so a Lua service
     /// stuck in a loop cannot hold shutdown up; a Rust service stuck in one
     /// must check [`Context::is_interrupted`](crate::actor::Context::is_interrupted).
+    ///
+    /// ```
+    /// use std::io::Read;
+    ///
+    /// let runtime = lunet::Runtime::builder().start()?;
+    /// let server = runtime.launch_lua_source("server", r#"
+    ///     local skynet = require "skynet"
+    ///     local socket = require "skynet.socket"
+    ///     skynet.start(function()
+    ///         local id, _, port = socket.listen("127.0.0.1", 0)
+    ///         socket.start(id, function(c) socket.start(c); socket.write(c, "bye\n") end)
+    ///         skynet.dispatch("lua", function() skynet.retpack(port) end)
+    ///     end)
+    /// "#, &[])?;
+    /// let port = runtime.call_lua(server, &[], std::time::Duration::from_secs(5))?[0].as_i64().unwrap();
+    /// let mut client = std::net::TcpStream::connect(("127.0.0.1", port as u16)).unwrap();
+    /// let mut first = [0; 4];
+    /// client.read_exact(&mut first).unwrap();
+    /// runtime.shutdown(); // the connection is flushed and closed, the threads joined
+    /// let mut rest = Vec::new();
+    /// client.read_to_end(&mut rest).unwrap();
+    /// assert_eq!((&first, rest.len()), (b"bye\n", 0));
+    /// # Ok::<(), lunet::Error>(())
+    /// ```
     pub fn shutdown(mut self) {
         self.stop_all();
     }

@@ -412,6 +412,26 @@ impl Context<'_> {
 }
 
 /// Why [`Context::send_lua`] failed.
+///
+/// ```
+/// use lunet::actor::{Context, Handle, LuaSendError, Message, Service};
+///
+/// struct Sender;
+/// impl Service for Sender {
+///     fn start(&mut self, ctx: &mut Context<'_>) -> Result<(), String> {
+///         match ctx.send_lua(Handle::from_raw(0xffff), &["hello".into()]) {
+///             Err(LuaSendError::Dead(_)) => Ok(()), // nobody has that handle
+///             other => Err(format!("{other:?}")),
+///         }
+///     }
+///     fn handle(&mut self, _: &mut Context<'_>, _: Message) {}
+/// }
+///
+/// let runtime = lunet::Runtime::builder().lua_system(false).start()?;
+/// runtime.launch(Box::new(Sender), "sender").expect("start saw the dead target");
+/// runtime.shutdown();
+/// # Ok::<(), lunet::Error>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum LuaSendError {
     /// The values cannot be packed.

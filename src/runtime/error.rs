@@ -7,6 +7,26 @@ use crate::actor::{Handle, Node};
 use crate::value::PackError;
 
 /// An error from the embedding API.
+///
+/// ```
+/// use std::time::Duration;
+/// use lunet::{Error, Runtime};
+///
+/// let runtime = Runtime::builder().start()?;
+/// let quiet = runtime.launch_lua_source("quiet", r#"
+///     local skynet = require "skynet"
+///     local held = {}
+///     skynet.start(function()
+///         skynet.dispatch("lua", function() held[#held + 1] = skynet.response() end)
+///     end)
+/// "#, &[])?;
+/// match runtime.call_lua(quiet, &[], Duration::from_millis(50)) {
+///     Err(Error::Timeout { to, .. }) => assert_eq!(to, quiet),
+///     other => panic!("{other:?}"),
+/// }
+/// runtime.shutdown();
+/// # Ok::<(), lunet::Error>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The runtime's threads could not start.

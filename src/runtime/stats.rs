@@ -7,6 +7,15 @@ use crate::actor::Handle;
 use crate::socket::SocketInfo;
 
 /// What [`Runtime::stats`] returns.
+///
+/// ```
+/// let runtime = lunet::Runtime::builder().start()?;
+/// let stats = runtime.stats();
+/// assert!(stats.sockets.is_empty());
+/// assert!(stats.services.iter().all(|s| s.daemon)); // only the system services
+/// runtime.shutdown();
+/// # Ok::<(), lunet::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Stats {
     /// Every live service, by handle.
@@ -18,6 +27,24 @@ pub struct Stats {
 }
 
 /// One service in [`Stats`].
+///
+/// ```
+/// let runtime = lunet::Runtime::builder().start()?;
+/// let busy = runtime.launch_lua_source("busy", r#"
+///     local skynet = require "skynet"
+///     skynet.start(function()
+///         skynet.dispatch("lua", function() skynet.retpack(true) end)
+///     end)
+/// "#, &[])?;
+/// for _ in 0..3 {
+///     runtime.call_lua(busy, &[], std::time::Duration::from_secs(5))?;
+/// }
+/// let stats = runtime.stats();
+/// let service = stats.services.iter().find(|s| s.handle == busy).unwrap();
+/// assert!(service.messages >= 3 && service.mailbox == 0 && !service.daemon);
+/// runtime.shutdown();
+/// # Ok::<(), lunet::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct ServiceStats {
     /// Its handle.
