@@ -191,10 +191,14 @@ fn boot(runtime: &Runtime) -> Result<(), Error> {
 impl Runtime {
     /// Launches Lua service `name` with launch arguments `args` (its chunk
     /// gets them as `...`) and returns once its `skynet.start` function has
-    /// finished, as `skynet.newservice` does. The service is found among the
-    /// sources given to [`Runtime::launch_lua_source`], then along the
-    /// `luaservice` patterns, then among the shipped services; the error lists
-    /// the places searched.
+    /// finished, as `skynet.newservice` does: the launch goes through the
+    /// launcher, which lists the service (debug console `list`). Without the
+    /// Lua system services ([`Builder::lua_system`]`(false)`) the service is
+    /// launched directly, and this returns once its chunk has run (its
+    /// `skynet.start` function runs next, before any message sent after this
+    /// returns). The service is found among the sources given to
+    /// [`Runtime::launch_lua_source`], then along the `luaservice` patterns,
+    /// then among the shipped services; the error lists the places searched.
     ///
     /// ```
     /// let runtime = lunet::Runtime::builder().start()?;
