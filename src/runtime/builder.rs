@@ -195,8 +195,8 @@ impl Runtime {
     /// launcher, which lists the service (debug console `list`). Without the
     /// Lua system services ([`Builder::lua_system`]`(false)`) the service is
     /// launched directly, and this returns once its chunk has run (its
-    /// `skynet.start` function runs next, before any message sent after this
-    /// returns). The service is found among the sources given to
+    /// `skynet.start` function starts before any message sent after this
+    /// returns is handled). The service is found among the sources given to
     /// [`Runtime::launch_lua_source`], then along the `luaservice` patterns,
     /// then among the shipped services; the error lists the places searched.
     ///
