@@ -540,6 +540,10 @@ end
 -- ----- the service's life -----
 
 function skynet.exit()
+	-- Marked as exiting first (retired once this message returns), so a
+	-- caller that gets one of the errors below already sees the service as
+	-- gone, and can tell "it exited" from "it refused".
+	c.exit()
 	-- Every request still being handled, or whose response is held
 	-- (skynet.response), gets an error: its caller must not wait.
 	for co, session in pairs(request_session) do
@@ -555,7 +559,6 @@ function skynet.exit()
 	exited = true
 	-- The launcher forgets us, and answers a newservice still waiting on us.
 	skynet.send(".launcher", "lua", "REMOVE", c.self(), false)
-	c.exit()
 	coroutine_yield("QUIT")
 end
 

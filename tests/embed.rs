@@ -532,3 +532,33 @@ fn embed_example_runs() {
         "{out}"
     );
 }
+
+/// A service that exits while a host call to it waits is reported as gone
+/// (`Error::Dead`), every time, not as a failed request. Found in review:
+/// `skynet.exit` sends the caller its error before the service is retired, so
+/// the host's liveness check raced the worker.
+#[test]
+fn exit_during_a_host_call_is_always_dead() {
+    let runtime = Runtime::builder()
+        .threads(4)
+        .start()
+        .expect("runtime starts");
+    runtime.add_lua_source(
+        "quitter",
+        r#"local skynet = require "skynet"
+           skynet.start(function()
+               skynet.dispatch("lua", function() skynet.exit() end)
+           end)"#,
+    );
+    let mut failed = 0;
+    for _ in 0..1000 {
+        let svc = runtime.launch_lua("quitter", &[]).expect("quitter starts");
+        match runtime.call_lua(svc, &[], WAIT) {
+            Err(Error::Dead(h)) if h == svc => {}
+            Err(Error::Failed(h)) if h == svc => failed += 1,
+            other => panic!("expected Dead, got {other:?}"),
+        }
+    }
+    assert_eq!(failed, 0, "calls reported Failed instead of Dead (of 1000)");
+    runtime.shutdown();
+}
