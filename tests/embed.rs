@@ -562,3 +562,102 @@ fn exit_during_a_host_call_is_always_dead() {
     assert_eq!(failed, 0, "calls reported Failed instead of Dead (of 1000)");
     runtime.shutdown();
 }
+
+/// Sends the service that messaged it (the host port) requests with every
+/// session from 1 to `POKES`, as Lua services calling the host back would.
+struct Poker;
+
+const POKES: i32 = 200;
+
+impl Service for Poker {
+    fn handle(&mut self, ctx: &mut Context<'_>, message: Message) {
+        if message.ptype == ptype::TEXT {
+            for session in 1..=POKES {
+                let _ = ctx.send(message.source, ptype::TEXT, session, "poke");
+            }
+        }
+    }
+}
+
+/// Waits until `svc` has handled at least `count` messages.
+fn wait_handled(runtime: &Runtime, svc: lunet::actor::Handle, count: u64, what: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let stats = runtime.stats();
+        let handled = stats
+            .services
+            .iter()
+            .find(|s| s.handle == svc)
+            .map_or(0, |s| s.messages);
+        if handled >= count {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waiting for {what}: {handled} of {count} messages handled"
+        );
+        std::thread::yield_now();
+    }
+}
+
+fn port_handle(runtime: &Runtime) -> lunet::actor::Handle {
+    runtime
+        .stats()
+        .services
+        .iter()
+        .find(|s| s.label == "rust host")
+        .expect("the host port exists")
+        .handle
+}
+
+/// A request sent to the host port never takes the place of a host call's
+/// answer. Found in review: the port removed the waiting call for any message
+/// whose session matched, before looking at its type, so a service calling
+/// the host back with the same session number made the host call time out.
+#[test]
+fn requests_to_the_host_port_do_not_steal_a_waiting_call() {
+    let runtime = Arc::new(runtime());
+    let slow = lua_service(
+        &runtime,
+        "slow",
+        r#"local what = ...
+           if what == "hold" then held = skynet.response() return end
+           held(true, "released")
+           skynet.retpack(true)"#,
+    );
+    let poker = runtime.launch(Box::new(Poker), "poker").unwrap();
+    let base = runtime
+        .stats()
+        .services
+        .iter()
+        .find(|s| s.handle == slow)
+        .unwrap()
+        .messages;
+    let caller = {
+        let runtime = runtime.clone();
+        std::thread::spawn(move || runtime.call_lua(slow, &["hold".into()], WAIT))
+    };
+    wait_handled(&runtime, slow, base + 1, "slow to hold the call");
+    let port = port_handle(&runtime);
+    let port_base = runtime
+        .stats()
+        .services
+        .iter()
+        .find(|s| s.handle == port)
+        .unwrap()
+        .messages;
+    runtime.send(poker, ptype::TEXT, "go").unwrap();
+    wait_handled(
+        &runtime,
+        port,
+        port_base + POKES as u64,
+        "the port to see the pokes",
+    );
+    assert_eq!(
+        runtime.call_lua(slow, &["release".into()], WAIT).unwrap(),
+        vec![true.into()]
+    );
+    let held = caller.join().expect("caller thread");
+    assert_eq!(held.unwrap(), vec![Value::from("released")]);
+    Arc::into_inner(runtime).expect("last owner").shutdown();
+}

@@ -45,11 +45,18 @@ struct PortService {
 impl Service for PortService {
     fn handle(&mut self, _: &mut Context<'_>, message: Message) {
         let is_answer = matches!(message.ptype, ptype::RESPONSE | ptype::ERROR);
-        match self.waiting.remove(&message.session) {
-            Some((_, waiter)) if is_answer => {
+        // Only an answer may take a waiting call's place: a request that
+        // happens to carry the same session number must leave it waiting.
+        let waiter = if is_answer {
+            self.waiting.remove(&message.session)
+        } else {
+            None
+        };
+        match waiter {
+            Some((_, waiter)) => {
                 let _ = waiter.send(message);
             }
-            _ => tracing::debug!(
+            None => tracing::debug!(
                 "host port: message of type {} from {} (session {}) dropped: no call waits for it",
                 message.ptype,
                 message.source,
