@@ -661,3 +661,22 @@ fn requests_to_the_host_port_do_not_steal_a_waiting_call() {
     assert_eq!(held.unwrap(), vec![Value::from("released")]);
     Arc::into_inner(runtime).expect("last owner").shutdown();
 }
+
+/// A service that calls the host port (the source of a host message) gets an
+/// error at once: the host takes no requests, and the caller must not wait
+/// forever. Found in review: the port dropped requests without an answer.
+#[test]
+fn a_call_to_the_host_port_raises_in_the_caller() {
+    let runtime = runtime();
+    let svc = lua_service(
+        &runtime,
+        "calls_back",
+        r#"local ok, err = pcall(skynet.call, source, "lua", "hello host")
+           skynet.retpack(ok, tostring(err))"#,
+    );
+    let answer = runtime
+        .call_lua(svc, &[], WAIT)
+        .expect("calls_back answers");
+    assert_eq!(answer.first(), Some(&Value::from(false)), "{answer:?}");
+    runtime.shutdown();
+}

@@ -6,7 +6,9 @@
 //! request from the port; the port hands each response to the channel waiting
 //! for its session, and the calling thread blocks on that channel, never a
 //! worker. A response that arrives after its call timed out is dropped, as is
-//! anything sent to the port that is not a response (logged at debug level).
+//! anything sent to the port that is not a response (logged at debug level);
+//! a request sent to the port (a service calling the host back) is answered
+//! with an error, so its caller's `skynet.call` raises instead of waiting.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
@@ -43,7 +45,7 @@ struct PortService {
 }
 
 impl Service for PortService {
-    fn handle(&mut self, _: &mut Context<'_>, message: Message) {
+    fn handle(&mut self, ctx: &mut Context<'_>, message: Message) {
         let is_answer = matches!(message.ptype, ptype::RESPONSE | ptype::ERROR);
         // Only an answer may take a waiting call's place: a request that
         // happens to carry the same session number must leave it waiting.
@@ -56,12 +58,19 @@ impl Service for PortService {
             Some((_, waiter)) => {
                 let _ = waiter.send(message);
             }
-            None => tracing::debug!(
-                "host port: message of type {} from {} (session {}) dropped: no call waits for it",
-                message.ptype,
-                message.source,
-                message.session
-            ),
+            None => {
+                tracing::debug!(
+                    "host port: message of type {} from {} (session {}) dropped: no call waits for it",
+                    message.ptype,
+                    message.source,
+                    message.session
+                );
+                // The host answers no requests: the caller gets an error
+                // rather than waiting forever.
+                if !is_answer {
+                    ctx.reply_error(&message);
+                }
+            }
         }
     }
 }
