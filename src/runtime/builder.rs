@@ -134,7 +134,9 @@ impl Builder {
 
     /// Whether to start the Lua system services (default: yes). Without them
     /// the runtime is the bare actor runtime: Lua services still run, but
-    /// `skynet.newservice` has no launcher to ask.
+    /// `skynet.newservice` has no launcher to ask, and
+    /// [`Runtime::launch_lua`] cannot report an error raised by a service's
+    /// `skynet.start` function (it is logged).
     ///
     /// ```
     /// let runtime = lunet::Runtime::builder().lua_system(false).start()?;
@@ -199,6 +201,12 @@ impl Runtime {
     /// returns is handled). The service is found among the sources given to
     /// [`Runtime::launch_lua_source`], then along the `luaservice` patterns,
     /// then among the shipped services; the error lists the places searched.
+    ///
+    /// Without the Lua system services ([`Builder::lua_system`]`(false)`)
+    /// there is no launcher to hear from the service's `skynet.start`
+    /// function: this returns once the service's code has run (an error in
+    /// the code itself is still returned), and an error raised by its start
+    /// function is only logged, the service exiting.
     ///
     /// ```
     /// let runtime = lunet::Runtime::builder().start()?;
