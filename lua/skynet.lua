@@ -539,13 +539,10 @@ end
 
 -- ----- the service's life -----
 
-function skynet.exit()
-	-- Marked as exiting first (retired once this message returns), so a
-	-- caller that gets one of the errors below already sees the service as
-	-- gone, and can tell "it exited" from "it refused".
-	c.exit()
-	-- Every request still being handled, or whose response is held
-	-- (skynet.response), gets an error: its caller must not wait.
+-- Every request still being handled, or whose response is held
+-- (skynet.response), gets an error: its caller must not wait. Run by
+-- skynet.exit, and by the runtime when the service is killed (onstop).
+local function fail_requests()
 	for co, session in pairs(request_session) do
 		if session > 0 then
 			c.send(request_source[co], PTYPE_ERROR, session, "")
@@ -555,6 +552,15 @@ function skynet.exit()
 	for respond in pairs(unanswered) do
 		respond(false)
 	end
+end
+c.onstop(fail_requests)
+
+function skynet.exit()
+	-- Marked as exiting first (retired once this message returns), so a
+	-- caller that gets one of the errors below already sees the service as
+	-- gone, and can tell "it exited" from "it refused".
+	c.exit()
+	fail_requests()
 	-- Queued forks and wakeups never run (run_pending stops).
 	exited = true
 	-- The launcher forgets us, and answers a newservice still waiting on us.

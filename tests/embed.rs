@@ -680,3 +680,35 @@ fn a_call_to_the_host_port_raises_in_the_caller() {
     assert_eq!(answer.first(), Some(&Value::from(false)), "{answer:?}");
     runtime.shutdown();
 }
+/// A service killed while it holds a host call's answer: the call fails as
+/// `Error::Dead` as soon as the service is gone, not after its whole timeout
+/// (found in review: it waited the full timeout and said Timeout).
+#[test]
+fn host_call_to_a_service_killed_mid_call_is_dead() {
+    let runtime = Arc::new(runtime());
+    let holder = lua_service(&runtime, "holder", r#"held = skynet.response()"#);
+    let base = runtime
+        .stats()
+        .services
+        .iter()
+        .find(|s| s.handle == holder)
+        .unwrap()
+        .messages;
+    let caller = {
+        let runtime = runtime.clone();
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let result = runtime.call_lua(holder, &[], Duration::from_secs(30));
+            (result, started.elapsed())
+        })
+    };
+    wait_handled(&runtime, holder, base + 1, "holder to hold the call");
+    runtime.node().kill(holder);
+    let (result, took) = caller.join().expect("caller thread");
+    assert!(
+        matches!(result, Err(Error::Dead(h)) if h == holder),
+        "{result:?} after {took:?}"
+    );
+    assert!(took < WAIT, "the call took {took:?}");
+    Arc::into_inner(runtime).expect("last owner").shutdown();
+}

@@ -189,6 +189,18 @@ fn run(node: &Arc<Node>, cell: &Arc<Cell>, probe: &Probe) {
         }
     }
     if cell.exiting.load(Ordering::Relaxed) {
+        probe.enter(cell.handle);
+        let stopped = catch_unwind(AssertUnwindSafe(|| service.stop(&mut ctx)));
+        probe.leave();
+        cell.interrupt.store(false, Ordering::Relaxed);
+        if let Err(p) = stopped {
+            tracing::error!(
+                "service {} ({}): stop panicked: {}",
+                cell.handle,
+                cell.label,
+                panic_text(&*p)
+            );
+        }
         let service = slot.take();
         drop(running);
         drop(slot);

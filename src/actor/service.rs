@@ -35,6 +35,17 @@ pub trait Service: Send + 'static {
 
     /// Handles one message.
     fn handle(&mut self, ctx: &mut Context<'_>, message: Message);
+
+    /// Runs once when the service is removed because it exited or was
+    /// killed, after its last message (not after a failed `start`, nor when
+    /// the whole runtime shuts down). Messages still in its mailbox are
+    /// refused after this (requests among them get error responses); a
+    /// service that holds requests it has not answered (kept to answer later)
+    /// should fail them here with [`Context::reply_error`], so their callers
+    /// do not wait. A Lua service does this for every request it holds.
+    fn stop(&mut self, ctx: &mut Context<'_>) {
+        let _ = ctx;
+    }
 }
 
 /// What a running service may do: send, set timers, launch and kill services,

@@ -32,6 +32,9 @@ pub(crate) struct Native {
     pub(crate) callback_changed: AtomicBool,
 }
 
+/// The registry key of the function `skynet.core.onstop` registered.
+pub(crate) const ON_STOP: &str = "lunet.onstop";
+
 /// The dispatch function `skynet.core.callback` registered (VM app data).
 pub(crate) struct Callback(pub(crate) Option<Function>);
 
@@ -178,6 +181,11 @@ fn make(lua: &Lua, native: &Arc<Native>, name: &str) -> mlua::Result<Option<Func
         "exit" => func(lua, native, |_, n, ()| {
             n.node.kill(n.handle);
             Ok(())
+        })?,
+        // onstop(f): f() runs once when the service is removed (killed, or
+        // after skynet.exit), after its last message (see `LuaService::stop`).
+        "onstop" => func(lua, native, |lua, _, f: Function| {
+            lua.set_named_registry_value(ON_STOP, f)
         })?,
         "kill" => func(lua, native, |_, n, addr: Value| {
             if let Some(h) = address(n, "kill", &addr)? {

@@ -301,6 +301,23 @@ impl Service for LuaService {
             .map_err(|e| format!("snlua {}: {e}", self.name))
     }
 
+    /// Calls the function the Lua library registered with
+    /// `skynet.core.onstop` (it fails every request the service still holds,
+    /// as `skynet.exit` does), so a service killed from outside leaves no
+    /// caller waiting.
+    fn stop(&mut self, ctx: &mut Context<'_>) {
+        let Some(vm) = &self.vm else {
+            return;
+        };
+        let Ok(on_stop) = vm.lua.named_registry_value::<mlua::Function>(core::ON_STOP) else {
+            return;
+        };
+        let _running = vm.enter(ctx);
+        if let Err(e) = on_stop.call::<()>(()) {
+            super::log::service_line(ctx.handle(), &format!("error while stopping: {e}"));
+        }
+    }
+
     fn handle(&mut self, ctx: &mut Context<'_>, message: Message) {
         let Some(vm) = &mut self.vm else {
             return;

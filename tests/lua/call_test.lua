@@ -66,6 +66,26 @@ test.case("a service that exits while called fails the call", function()
 	end, "call to invalid address")
 end)
 
+-- Found in review: a killed service never answered the calls it held, and
+-- their callers waited forever.
+test.case("a service killed while it holds a call fails the call", function()
+	local victim = skynet.newservice("store")
+	local me = coroutine.running()
+	local result
+	skynet.fork(function()
+		result = table.pack(pcall(skynet.call, victim, "lua", "later", "never set"))
+		skynet.wakeup(me)
+	end)
+	skynet.call(victim, "lua", "get", "x") -- the fork sends its call meanwhile
+	skynet.call(victim, "lua", "get", "x") -- answered after the held one was taken
+	skynet.kill(victim)
+	if not result then
+		skynet.wait(me)
+	end
+	test.eq(result[1], false, "the held call fails")
+	test.match(tostring(result[2]), "failed")
+end)
+
 test.case("names and uniqueservice", function()
 	skynet.name(".the_store", store)
 	skynet.send(".the_store", "lua", "set", "n", 1)
