@@ -551,6 +551,30 @@ fn exit_and_kill_make_services_go() {
     assert!(s.is_alive(s.console));
 }
 
+// Found by probing `kill` of the console itself: the command never answered
+// (no `<CMD ...>` marker) and every connected client was left hanging.
+#[test]
+fn the_console_refuses_to_kill_or_exit_itself() {
+    let s = Setup::new();
+    let mut c = s.connect();
+    let mut other = s.connect();
+    let console = addr(s.console);
+    for command in ["kill", "exit"] {
+        let out = c.error(&format!("{command} {console}"));
+        assert_eq!(
+            out.lines,
+            [format!(
+                "{command}: {console} is this console; quit closes this connection"
+            )],
+            "{}",
+            out.text()
+        );
+    }
+    assert!(s.is_alive(s.console));
+    assert!(other.ok("help").text().contains("quit"));
+    c.ok("list");
+}
+
 #[test]
 fn clients_are_served_at_once_and_may_leave_mid_command() {
     let s = Setup::new();
