@@ -47,8 +47,8 @@
 -- long to answer task or info) holds up only that client, and a command gives
 -- up on a service that has not answered within 5 s (one busy on a message, or
 -- a service written in Rust, which does not speak the debug protocol): it
--- fails saying so (an `exit` asked that way still happens once the service
--- gets to it). An unknown command prints "Invalid command NAME, type help
+-- fails saying so (an `exit` asked that way still happens once a busy Lua
+-- service gets to it; a Rust service ignores it). An unknown command prints "Invalid command NAME, type help
 -- for the list" and "<CMD Error>"; a command that raises prints its error and
 -- "<CMD Error>"; the console and the other clients go on. A client that leaves mid-command is fine: the output is
 -- dropped and the connection closed once the command returns.
@@ -398,7 +398,7 @@ command("exit", "exit ADDR", "ask a service to exit (it calls skynet.exit)", fun
 	if ok then
 		error(string.format("exit: %s answered instead of exiting", skynet.address(handle)), 0)
 	elseif err:find("^no answer") then
-		error(string.format("exit: %s; it exits when it gets to the request", err), 0)
+		error(string.format("exit: %s; a Lua service busy on a message exits when it gets to the request, a Rust service does not exit", err), 0)
 	end
 	out[#out + 1] = "exited " .. skynet.address(handle)
 end)

@@ -637,6 +637,23 @@ fn a_service_that_does_not_answer_fails_the_command_after_a_while() {
     c.ok("help");
 }
 
+// Found by probing `exit` of a Rust service: the error promised "it exits
+// when it gets to the request", but a Rust service never does.
+#[test]
+fn exit_of_a_service_that_does_not_answer_does_not_promise_it_will_exit() {
+    let s = Setup::new();
+    let mut c = s.connect();
+    let probe = addr(s.node.probe);
+    let out = c.error(&format!("exit {probe}"));
+    assert_eq!(
+        out.lines,
+        [format!(
+            "exit: no answer from {probe} within 5 s (a service busy on a message, or one written in Rust); a Lua service busy on a message exits when it gets to the request, a Rust service does not exit"
+        )]
+    );
+    assert!(s.is_alive(s.node.probe), "the Rust service did not exit");
+}
+
 #[test]
 fn quit_closes_the_connection() {
     let s = Setup::new();
