@@ -40,13 +40,15 @@
 -- started with newservice (not those a host launched from Rust). The others
 -- take any live service. An ADDR that names no live service is an error
 -- (checked by sending it a one-way debug PING, which fails only then).
+-- "kill" and "exit" of the console itself are refused (the command could
+-- not answer, and the clients would be left hanging).
 --
 -- Each client runs in its own coroutine: a slow command (a service that takes
 -- long to answer task or info) holds up only that client, and a command gives
 -- up on a service that has not answered within 5 s (one busy on a message, or
 -- a service written in Rust, which does not speak the debug protocol): it
--- fails saying so (an `exit` asked that way still happens once the service
--- gets to it). An unknown command prints "Invalid command NAME, type help
+-- fails saying so (an `exit` asked that way still happens once a busy Lua
+-- service gets to it; a Rust service ignores it). An unknown command prints "Invalid command NAME, type help
 -- for the list" and "<CMD Error>"; a command that raises prints its error and
 -- "<CMD Error>"; the console and the other clients go on. A client that leaves mid-command is fine: the output is
 -- dropped and the connection closed once the command returns.
@@ -198,6 +200,15 @@ local function service_at(text, command)
 	return handle
 end
 
+-- `handle`, unless it is this console: killing it would leave the command
+-- without an answer and every client hanging.
+local function not_self(handle, command)
+	if handle == skynet.self() then
+		error(string.format("%s: %s is this console; quit closes this connection", command, skynet.address(handle)), 0)
+	end
+	return handle
+end
+
 -- skynet.call(addr, typename, ...) that gives up after ANSWER_CS: raises
 -- "no answer from ADDR within N s" then, or "call to ADDR failed" if the
 -- service answered with an error (or exited).
@@ -307,7 +318,7 @@ command("gc", "gc", "collect garbage in every service, then show memory as mem",
 end)
 
 command("kill", "kill ADDR", "kill a service at once", function(out, addr)
-	local handle = service_at(addr, "kill")
+	local handle = not_self(service_at(addr, "kill"), "kill")
 	local killed = launcher("KILL", handle)
 	local desc = killed[skynet.address(handle)]
 	if desc == nil or desc == "unknown" then
@@ -380,14 +391,14 @@ command("info", "info ADDR [ARGS]", "what the service's skynet.info_func returns
 end)
 
 command("exit", "exit ADDR", "ask a service to exit (it calls skynet.exit)", function(out, addr)
-	local handle = service_at(addr, "exit")
+	local handle = not_self(service_at(addr, "exit"), "exit")
 	-- The service answers nothing: its skynet.exit fails every request it
 	-- holds, this one included, so the call fails once it has exited.
 	local ok, err = pcall(ask, handle, "debug", "EXIT")
 	if ok then
 		error(string.format("exit: %s answered instead of exiting", skynet.address(handle)), 0)
 	elseif err:find("^no answer") then
-		error(string.format("exit: %s; it exits when it gets to the request", err), 0)
+		error(string.format("exit: %s; a Lua service busy on a message exits when it gets to the request, a Rust service does not exit", err), 0)
 	end
 	out[#out + 1] = "exited " .. skynet.address(handle)
 end)

@@ -121,7 +121,13 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
         .ok()
         .filter(|s| *s > 0.0)
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .ok_or_else(|| format!("expected a positive number of seconds, got {text:?}"))
+        .filter(|d| *d <= testing::MAX_TIMEOUT)
+        .ok_or_else(|| {
+            format!(
+                "expected a positive number of seconds, at most {} (a year), got {text:?}",
+                testing::MAX_TIMEOUT.as_secs()
+            )
+        })
 }
 
 fn main() -> ExitCode {

@@ -551,6 +551,30 @@ fn exit_and_kill_make_services_go() {
     assert!(s.is_alive(s.console));
 }
 
+// Found by probing `kill` of the console itself: the command never answered
+// (no `<CMD ...>` marker) and every connected client was left hanging.
+#[test]
+fn the_console_refuses_to_kill_or_exit_itself() {
+    let s = Setup::new();
+    let mut c = s.connect();
+    let mut other = s.connect();
+    let console = addr(s.console);
+    for command in ["kill", "exit"] {
+        let out = c.error(&format!("{command} {console}"));
+        assert_eq!(
+            out.lines,
+            [format!(
+                "{command}: {console} is this console; quit closes this connection"
+            )],
+            "{}",
+            out.text()
+        );
+    }
+    assert!(s.is_alive(s.console));
+    assert!(other.ok("help").text().contains("quit"));
+    c.ok("list");
+}
+
 #[test]
 fn clients_are_served_at_once_and_may_leave_mid_command() {
     let s = Setup::new();
@@ -611,6 +635,23 @@ fn a_service_that_does_not_answer_fails_the_command_after_a_while() {
         begun.elapsed()
     );
     c.ok("help");
+}
+
+// Found by probing `exit` of a Rust service: the error promised "it exits
+// when it gets to the request", but a Rust service never does.
+#[test]
+fn exit_of_a_service_that_does_not_answer_does_not_promise_it_will_exit() {
+    let s = Setup::new();
+    let mut c = s.connect();
+    let probe = addr(s.node.probe);
+    let out = c.error(&format!("exit {probe}"));
+    assert_eq!(
+        out.lines,
+        [format!(
+            "exit: no answer from {probe} within 5 s (a service busy on a message, or one written in Rust); a Lua service busy on a message exits when it gets to the request, a Rust service does not exit"
+        )]
+    );
+    assert!(s.is_alive(s.node.probe), "the Rust service did not exit");
 }
 
 #[test]

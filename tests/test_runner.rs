@@ -341,6 +341,38 @@ fn the_default_timeout_comes_from_the_command_line_and_a_cases_own_wins() {
     );
 }
 
+// Found by probing huge timeouts: 1e19 s panicked the runner (an Instant
+// overflow), 1e17 s wrapped to an instant TIMEOUT and 1e300 s stalled the
+// file for 10 s before a misleading "its service is stuck".
+#[test]
+fn a_timeout_too_large_to_time_is_a_clear_error() {
+    let file = fixture("huge_timeout.lua");
+    let at = line_of(&file, "[huge]");
+    for huge in ["1e19", "100000000000000000", "1e300"] {
+        let set = format!("huge={huge}");
+        let run = test(&["--set", &set, &file]);
+        assert_eq!(
+            run.results(),
+            [format!(
+                "FAIL    {file}: runtime error: {file}:{at}: test.timeout: the timeout must be a positive number of seconds, at most 31536000 (a year), got {huge}"
+            )
+            .replace("got 1e19", "got 1e+19")
+            .replace("got 1e300", "got 1e+300")],
+            "{}",
+            run.shown()
+        );
+        assert_eq!(run.last_line(), "0 passed, 1 failed", "{}", run.shown());
+        assert_eq!(run.status.code(), Some(1), "{}", run.shown());
+    }
+    let run = test(&["--timeout", "1e19", &fixture("assertions.lua")]);
+    assert_eq!(run.status.code(), Some(2), "{}", run.shown());
+    assert!(
+        run.err.contains("at most 31536000 (a year)"),
+        "{}",
+        run.shown()
+    );
+}
+
 // ----- scripts that cannot run -----
 
 #[test]

@@ -24,7 +24,8 @@
 --   * The script must not call skynet.start (an error says so): the module
 --     starts the service. skynet.init functions still run first.
 --   * Each case gets a timeout: opts.timeout of the case, else test.timeout(s)
---     of the script, else `lunet test --timeout SECS`, else 5 s.
+--     of the script, else `lunet test --timeout SECS`, else 5 s. A timeout
+--     is a positive number of seconds, at most a year (31536000).
 --   * setup runs before each case and teardown after it, in the case's task
 --     and inside its timeout. teardown runs whether the case passed or failed,
 --     but not when setup failed (nothing was set up). An error in either fails
@@ -71,6 +72,9 @@ local test = {}
 local MODULE_SOURCE = debug.getinfo(1, "S").source
 local INTERRUPTED = "interrupted: stuck on one message"
 local DEFAULT_TIMEOUT = 5
+-- The longest timeout: a year (the runner's MAX_TIMEOUT). Far beyond it the
+-- timer's centiseconds and the runner's clock overflow.
+local MAX_TIMEOUT = 365 * 86400
 
 -- ----- talking to the runner -----
 
@@ -350,8 +354,9 @@ local started = false
 local current
 
 local function check_timeout(what, seconds, level)
-	if type(seconds) ~= "number" or seconds ~= seconds or seconds <= 0 or seconds == math.huge then
-		error(string.format("%s: the timeout must be a positive number of seconds, got %s", what, show(seconds)), level + 1)
+	if type(seconds) ~= "number" or seconds ~= seconds or seconds <= 0 or seconds > MAX_TIMEOUT then
+		error(string.format("%s: the timeout must be a positive number of seconds, at most %d (a year), got %s",
+			what, MAX_TIMEOUT, show(seconds)), level + 1)
 	end
 end
 
@@ -622,6 +627,11 @@ local function run_all()
 		return report("done")
 	end
 	local default = tonumber(skynet.getenv("lunet_test_timeout")) or DEFAULT_TIMEOUT
+	local ok, err = pcall(check_timeout, "lunet_test_timeout", default, 1)
+	if not ok then
+		report("error", err)
+		return report("done")
+	end
 	for index, case in ipairs(cases) do
 		run_case(index, case, default)
 	end

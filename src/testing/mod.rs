@@ -84,6 +84,19 @@ use reporter::{Ended, Event, Reporter};
 /// [`Options::timeout`] sets one (`lunet.test`'s own default).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The longest per-case timeout: a year. `lunet.test` refuses a longer one
+/// (`test.timeout`, a case's `timeout`) and `lunet test --timeout` too.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 86400);
+
+/// `now + d`, or a century from now when that cannot be represented: a
+/// deadline never overflows the clock.
+fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86400)))
+        .unwrap_or(now)
+}
+
 /// How to run the scripts.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -269,11 +282,14 @@ impl<'a> Watch<'a> {
 
     /// How long loading, or a gap between cases, may take.
     fn phase_limit(&self) -> Duration {
-        self.options.timeout.unwrap_or(DEFAULT_TIMEOUT) + Duration::from_secs(5)
+        self.options
+            .timeout
+            .unwrap_or(DEFAULT_TIMEOUT)
+            .saturating_add(Duration::from_secs(5))
     }
 
     fn between_cases(&mut self) {
-        self.deadline = Instant::now() + self.phase_limit();
+        self.deadline = deadline_after(self.phase_limit());
         self.interrupted = false;
     }
 
@@ -341,13 +357,12 @@ impl<'a> Watch<'a> {
             }
             Event::Case { name } => self.names.push(name),
             Event::Begin { index, timeout } => {
-                let now = Instant::now();
-                self.current = Some((index, now, timeout));
-                self.deadline = now + timeout + self.options.grace;
+                self.current = Some((index, Instant::now(), timeout));
+                self.deadline = deadline_after(timeout.saturating_add(self.options.grace));
                 self.interrupted = false;
             }
             Event::Watch { timeout } => {
-                self.deadline = Instant::now() + timeout + self.options.grace;
+                self.deadline = deadline_after(timeout.saturating_add(self.options.grace));
                 self.interrupted = false;
             }
             Event::End(ended) => self.ended(ended),
@@ -455,7 +470,7 @@ impl<'a> Watch<'a> {
                 );
                 self.node.interrupt(service);
                 self.interrupted = true;
-                self.deadline = Instant::now() + 2 * self.options.grace;
+                self.deadline = deadline_after(self.options.grace.saturating_mul(2));
             }
             _ => {
                 let why = match self.current {

@@ -20,7 +20,7 @@
 
 ---Options of `test.case`.
 ---@class lunet.test.case_options
----Seconds this case may take (default: `test.timeout`, else 5).
+---Seconds this case may take (default: `test.timeout`, else 5; at most a year).
 ---@field timeout? number
 
 ---@class lunet.test
@@ -41,7 +41,7 @@ function test.setup(fn) end
 ---@param fn async fun()
 function test.teardown(fn) end
 
----Sets the default per-case timeout of this script, in seconds.
+---Sets the default per-case timeout of this script, in seconds (positive, at most a year: 31536000).
 ---@param seconds number
 function test.timeout(seconds) end
 
