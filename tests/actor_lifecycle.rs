@@ -160,3 +160,30 @@ fn starting_and_stopping_100_runtimes_leaves_threads_and_fds_at_baseline() {
     );
     assert_eq!(dropped.load(Ordering::SeqCst), 101);
 }
+
+/// Interrupting a service that is not running a message leaves it alone: the
+/// next message it handles is not hit. (Found in review: the flag stayed up
+/// and the next message saw it.)
+#[test]
+fn interrupting_an_idle_service_does_not_hit_its_next_message() {
+    struct Flag;
+    impl Service for Flag {
+        fn handle(&mut self, ctx: &mut Context<'_>, m: Message) {
+            let answer = if ctx.is_interrupted() { "hit" } else { "clear" };
+            ctx.reply(&m, answer);
+        }
+    }
+    let runtime = Runtime::builder()
+        .threads(2)
+        .lua_system(false)
+        .start()
+        .expect("runtime starts");
+    let flag = runtime.launch(Box::new(Flag), "flag").expect("starts");
+    assert!(!runtime.node().is_running(flag));
+    assert!(runtime.node().interrupt(flag), "the service exists");
+    let answer = runtime
+        .call(flag, ptype::TEXT, "are you interrupted?", WAIT)
+        .expect("answered");
+    assert_eq!(answer.bytes(), b"clear");
+    runtime.shutdown();
+}

@@ -298,6 +298,27 @@ fn a_case_that_never_yields_is_interrupted_and_the_next_case_runs() {
 }
 
 #[test]
+fn a_case_whose_service_waits_for_a_worker_is_not_interrupted() {
+    let file = fixture("starved.lua");
+    let run = test(&[&file]);
+    let sleep = line_of(&file, "[sleep]");
+    let results = run.results();
+    assert_eq!(results.len(), 2, "{}", run.shown());
+    assert_eq!(
+        results[0],
+        format!("TIMEOUT {file}: sleeps while hogs hold every worker: after 0.2 s, waiting in skynet.sleep at {file}:{sleep}"),
+        "{}",
+        run.shown()
+    );
+    assert!(
+        results[1].starts_with(&format!("ok      {file}: runs once the hogs are done (")),
+        "{}",
+        run.shown()
+    );
+    assert_eq!(run.last_line(), "1 passed, 1 failed");
+}
+
+#[test]
 fn a_case_that_catches_the_interrupt_is_given_up_and_the_runner_still_exits() {
     let file = fixture("stubborn.lua");
     let run = test(&[&file]);

@@ -1,7 +1,9 @@
 //! Interrupting a service stuck on one message.
 //!
-//! Interrupting is two things. The service's interrupt flag is raised: Rust
-//! services poll it ([`Context::is_interrupted`](super::Context::is_interrupted)).
+//! Interrupting a service that is running a message is two things (one that
+//! is not running is left alone: there is nothing to stop, and the next
+//! message it handles must not be hit). The service's interrupt flag is
+//! raised: Rust services poll it ([`Context::is_interrupted`](super::Context::is_interrupted)).
 //! And, when the service asked for it ([`Runner::signal_on_interrupt`]), is
 //! running on a worker at that moment and a signal action has been installed,
 //! that worker thread gets the signal `SIGURG`: code
@@ -55,17 +57,24 @@ impl Runner {
         self.wants_signal.store(true, Ordering::Relaxed);
     }
 
-    /// Raises `flag` and, if the service is running now and wants it,
-    /// signals its worker.
-    pub(crate) fn interrupt(&self, flag: &AtomicBool) {
-        flag.store(true, Ordering::Relaxed);
-        if !INSTALLED.load(Ordering::Acquire) || !self.wants_signal.load(Ordering::Relaxed) {
-            return;
-        }
+    /// Whether a worker is running the service now.
+    pub(crate) fn is_running(&self) -> bool {
+        self.lock().is_some()
+    }
+
+    /// If the service is running now, raises `flag` and, if it wants it,
+    /// signals its worker; returns whether it was running. A service that is
+    /// not running has no message to stop: its flag is left down, so the
+    /// interrupt cannot hit the next message it handles.
+    pub(crate) fn interrupt(&self, flag: &AtomicBool) -> bool {
         // The lock is held while signalling: the worker cannot leave (and its
         // thread cannot end) until the signal has been sent.
         let runner = self.lock();
-        if let Some(thread) = *runner {
+        let Some(thread) = *runner else {
+            return false;
+        };
+        flag.store(true, Ordering::Relaxed);
+        if INSTALLED.load(Ordering::Acquire) && self.wants_signal.load(Ordering::Relaxed) {
             // SAFETY: `thread` is a live thread: it set itself here in `enter`
             // and clears itself when its `Running` guard drops (before it lets
             // go of the service, and so before it can exit), which waits for
@@ -74,6 +83,7 @@ impl Runner {
                 libc::pthread_kill(thread, SIGNAL);
             }
         }
+        true
     }
 }
 

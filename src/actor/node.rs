@@ -160,7 +160,9 @@ impl Node {
     }
 
     /// Asks `handle` to stop the message it is stuck on (the Lua hook raises an
-    /// error in it). Returns whether the service exists.
+    /// error in it). Returns whether the service exists. A service that is not
+    /// running a message (idle, or waiting for a worker) is left alone: there
+    /// is nothing to stop, and its next message must not be hit.
     pub fn interrupt(&self, handle: Handle) -> bool {
         match self.router.cell(handle) {
             Some(c) => {
@@ -169,6 +171,13 @@ impl Node {
             }
             None => false,
         }
+    }
+
+    /// Whether a worker is running `handle` now (a message or its start).
+    pub fn is_running(&self, handle: Handle) -> bool {
+        self.router
+            .cell(handle)
+            .is_some_and(|c| c.runner.is_running())
     }
 
     /// Stops the node (skynet.abort): every live service is killed, and the host

@@ -57,9 +57,10 @@ pub(crate) struct Cell {
 }
 
 impl Cell {
-    /// Asks the service to stop the message it is handling (see `interrupt.rs`).
-    pub(crate) fn interrupt(&self) {
-        self.runner.interrupt(&self.interrupt);
+    /// Asks the service to stop the message it is handling (see
+    /// `interrupt.rs`); returns whether it was running one.
+    pub(crate) fn interrupt(&self) -> bool {
+        self.runner.interrupt(&self.interrupt)
     }
 
     /// The next session number of this service (positive, wrapping to 1).

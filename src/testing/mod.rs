@@ -248,6 +248,9 @@ struct Watch<'a> {
     /// When the runner acts if nothing comes: interrupt, then give up.
     deadline: Instant,
     interrupted: bool,
+    /// How many times in a row the deadline passed while the service was
+    /// waiting for a worker rather than running.
+    starved: u32,
     /// The last case that ended, so the rest can be reported as not run.
     ended: usize,
     /// The run is over (given up, or the node or service is gone).
@@ -273,6 +276,7 @@ impl<'a> Watch<'a> {
             current: None,
             deadline: Instant::now(),
             interrupted: false,
+            starved: 0,
             ended: 0,
             over: false,
         };
@@ -291,6 +295,7 @@ impl<'a> Watch<'a> {
     fn between_cases(&mut self) {
         self.deadline = deadline_after(self.phase_limit());
         self.interrupted = false;
+        self.starved = 0;
     }
 
     fn run(mut self, events: &Receiver<(Handle, Event)>) {
@@ -360,10 +365,12 @@ impl<'a> Watch<'a> {
                 self.current = Some((index, Instant::now(), timeout));
                 self.deadline = deadline_after(timeout.saturating_add(self.options.grace));
                 self.interrupted = false;
+                self.starved = 0;
             }
             Event::Watch { timeout } => {
                 self.deadline = deadline_after(timeout.saturating_add(self.options.grace));
                 self.interrupted = false;
+                self.starved = 0;
             }
             Event::End(ended) => self.ended(ended),
             Event::Error { message } => self.report.error = Some(message),
@@ -463,6 +470,14 @@ impl<'a> Watch<'a> {
     /// Nothing came before the deadline: interrupt the service, or give up.
     fn overdue(&mut self) {
         match (self.service, self.interrupted) {
+            (Some(service), false)
+                if !self.node.is_running(service) && self.starved < STARVED_CHECKS =>
+            {
+                // Its service is waiting for a worker (other services hold
+                // them all), not running the case: wait before blaming it.
+                self.starved += 1;
+                self.deadline = deadline_after(self.options.grace);
+            }
             (Some(service), false) => {
                 tracing::warn!(
                     "lunet test: {} holds its service past its timeout: interrupting it",
@@ -499,10 +514,17 @@ impl<'a> Watch<'a> {
         let case = CaseReport {
             name: self.name_of(index),
             status: Status::Timeout,
-            message: format!(
-                "after {}, still running Lua code after the runner interrupted it (does it catch every error?); the file was abandoned",
-                secs(timeout)
-            ),
+            message: match self.service {
+                Some(service) if !self.node.is_running(service) => format!(
+                    "after {}, its service got no worker for {} (other services held every worker thread); the file was abandoned",
+                    secs(timeout),
+                    report::human(self.options.grace.saturating_mul(STARVED_CHECKS))
+                ),
+                _ => format!(
+                    "after {}, still running Lua code after the runner interrupted it (does it catch every error?); the file was abandoned",
+                    secs(timeout)
+                ),
+            },
             location: None,
             duration: start.elapsed(),
         };
@@ -512,6 +534,10 @@ impl<'a> Watch<'a> {
         self.over = true;
     }
 }
+
+/// How many grace periods a case's deadline may be pushed back while its
+/// service waits for a worker, before the file is given up.
+const STARVED_CHECKS: u32 = 10;
 
 /// A timeout as `lunet.test` prints it (`0.5 s`, `5 s`).
 fn secs(d: Duration) -> String {
