@@ -493,7 +493,8 @@ fn embed_example_runs() {
         .unwrap();
     assert!(
         example.exists(),
-        "{} is built by cargo test",
+        "{} is missing: `cargo test --release` builds the examples, `cargo test --test embed` alone does not \
+         (run `cargo build --release --example embed` first)",
         example.display()
     );
     let mut child = std::process::Command::new(&example)
