@@ -126,6 +126,16 @@ impl Node {
         self.router.query(name)
     }
 
+    /// The service an address in text names: `:0000000a` (a handle) or a
+    /// registered name (`.launcher`).
+    pub fn resolve(&self, text: &str) -> Option<Handle> {
+        if text.starts_with(':') {
+            Handle::parse(text)
+        } else {
+            self.query_name(text)
+        }
+    }
+
     /// Every registered name and its service.
     pub fn names(&self) -> Vec<(String, Handle)> {
         self.router.names()

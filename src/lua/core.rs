@@ -88,14 +88,7 @@ fn address(n: &Native, function: &str, value: &Value) -> mlua::Result<Option<Han
     match value {
         Value::Integer(n) => Ok(u32::try_from(*n).ok().map(Handle::from_raw)),
         Value::Number(n) if n.fract() == 0.0 => Ok(Some(Handle::from_raw(*n as u32))),
-        Value::String(s) => {
-            let text = s.to_str()?;
-            if text.starts_with(':') {
-                Ok(Handle::parse(&text))
-            } else {
-                Ok(n.node.query_name(&text))
-            }
-        }
+        Value::String(s) => Ok(n.node.resolve(&s.to_str()?)),
         other => Err(error(
             function,
             format!(

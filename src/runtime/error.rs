@@ -96,14 +96,9 @@ impl Address {
     pub(crate) fn resolve(&self, node: &Node) -> Result<Handle, Error> {
         match self {
             Address::Handle(h) => Ok(*h),
-            Address::Name(name) => {
-                let hex = name
-                    .strip_prefix(':')
-                    .and_then(|hex| u32::from_str_radix(hex, 16).ok());
-                hex.map(Handle::from_raw)
-                    .or_else(|| node.query_name(name))
-                    .ok_or_else(|| Error::NoSuchName(name.clone()))
-            }
+            Address::Name(name) => node
+                .resolve(name)
+                .ok_or_else(|| Error::NoSuchName(name.clone())),
         }
     }
 }
