@@ -4,7 +4,7 @@
 //! thread (socket events), from the timer thread (expiries) and from host threads.
 //! It queues the message in the target's mailbox and puts the target on the run
 //! queue if it was idle. A message to a service that does not exist, or that has
-//! exited, is refused; if it was a request (a session and a type other than
+//! exited or is exiting, is refused; if it was a request (a session and a type other than
 //! response/error), the sender gets an error response instead, so a caller never
 //! waits forever.
 
@@ -164,7 +164,11 @@ impl Router {
     /// Queues a message. A request to a dead service is answered with an error
     /// response to its source; the call still returns `Err`.
     pub(crate) fn send(&self, to: Handle, message: Message) -> Result<(), SendError> {
+        // A service that is exiting (it called exit or was killed) takes no
+        // more messages: it is retired once its current message returns, and
+        // a sender learns at once, as if it were gone already.
         let refused = match self.cell(to) {
+            Some(cell) if cell.exiting.load(Ordering::Relaxed) => message,
             Some(cell) => match cell.mailbox.push(message) {
                 (Pushed::Closed(m), _) => m,
                 (pushed, overload) => {
