@@ -1227,6 +1227,137 @@ impl From<DecodeFail> for PackError {
     }
 }
 
+/// A cursor over packed bytes: the reading half of the format, shared by the
+/// decoder here and the one of [`crate::value`]. Plain data (`Copy`), and it
+/// cannot panic (the lints on its `impl`): safe to hold across a Lua error.
+#[derive(Clone, Copy)]
+pub(crate) struct Reader<'a> {
+    data: &'a [u8],
+    /// The offset of the next byte to read.
+    pub(crate) pos: usize,
+}
+
+/// Why a [`Reader`] stopped.
+#[derive(Clone, Copy)]
+pub(crate) enum ReadFail {
+    /// The item `what`, starting at `offset`, needs more bytes than are left.
+    Truncated {
+        what: &'static str,
+        offset: usize,
+        needed: u64,
+        remaining: usize,
+    },
+    /// A varint longer than 10 bytes, or above `u64::MAX`, at `offset`.
+    InvalidVarint { offset: usize },
+}
+
+impl From<ReadFail> for DecodeFail {
+    fn from(fail: ReadFail) -> Self {
+        match fail {
+            ReadFail::Truncated {
+                what,
+                offset,
+                needed,
+                remaining,
+            } => DecodeFail::Truncated {
+                what,
+                offset,
+                needed,
+                remaining,
+            },
+            ReadFail::InvalidVarint { offset } => DecodeFail::InvalidVarint { offset },
+        }
+    }
+}
+
+#[deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
+impl<'a> Reader<'a> {
+    pub(crate) fn new(data: &'a [u8]) -> Reader<'a> {
+        Reader { data, pos: 0 }
+    }
+
+    /// Whether every byte has been read.
+    pub(crate) fn is_done(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+
+    /// Bytes not read yet.
+    pub(crate) fn remaining(&self) -> usize {
+        self.data.len().saturating_sub(self.pos)
+    }
+
+    /// Takes the next byte of the item `what` that starts at `start`.
+    pub(crate) fn byte(&mut self, what: &'static str, start: usize) -> Result<u8, ReadFail> {
+        match self.data.get(self.pos) {
+            Some(&byte) => {
+                // Cannot wrap: `pos < data.len()`.
+                self.pos = self.pos.wrapping_add(1);
+                Ok(byte)
+            }
+            None => Err(ReadFail::Truncated {
+                what,
+                offset: start,
+                needed: 1,
+                remaining: 0,
+            }),
+        }
+    }
+
+    /// Takes the next `n` bytes of the item `what` that starts at `start`.
+    pub(crate) fn take(
+        &mut self,
+        n: u64,
+        what: &'static str,
+        start: usize,
+    ) -> Result<&'a [u8], ReadFail> {
+        let data: &'a [u8] = self.data;
+        let pos = self.pos;
+        let bytes = usize::try_from(n)
+            .ok()
+            .and_then(|n| data.get(pos..pos.checked_add(n)?));
+        match bytes {
+            Some(bytes) => {
+                // Cannot wrap: the bytes are inside `data`.
+                self.pos = pos.wrapping_add(bytes.len());
+                Ok(bytes)
+            }
+            None => Err(ReadFail::Truncated {
+                what,
+                offset: start,
+                needed: n,
+                remaining: self.remaining(),
+            }),
+        }
+    }
+
+    /// Takes a varint of the item `what` that starts at `start`.
+    pub(crate) fn varint(&mut self, what: &'static str, start: usize) -> Result<u64, ReadFail> {
+        let varint_at = self.pos;
+        let mut v: u64 = 0;
+        let mut shift: u32 = 0;
+        for i in 0..VARINT_MAX_BYTES {
+            let byte = self.byte(what, start)?;
+            if i == VARINT_MAX_BYTES - 1 && byte > 1 {
+                return Err(ReadFail::InvalidVarint { offset: varint_at });
+            }
+            // `shift` is at most 63 here.
+            v |= u64::from(byte & 0x7f).wrapping_shl(shift);
+            if byte & 0x80 == 0 {
+                return Ok(v);
+            }
+            shift = shift.wrapping_add(7);
+        }
+        Err(ReadFail::InvalidVarint { offset: varint_at })
+    }
+}
+
 /// What the decoder pushed, as far as a table key cares.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pushed {
@@ -1256,9 +1387,12 @@ enum Pushed {
     clippy::unreachable
 )]
 unsafe fn decode_stack(l: *mut lua_State, data: &[u8]) -> Result<c_int, DecodeFail> {
-    let mut decoder = Decoder { l, data, pos: 0 };
+    let mut decoder = Decoder {
+        l,
+        input: Reader::new(data),
+    };
     let mut count: usize = 0;
-    while decoder.pos < data.len() {
+    while !decoder.input.is_done() {
         // SAFETY: `lua_checkstack` does not raise; on success the slot it
         // guarantees is the one `value` pushes into.
         if unsafe { ffi::lua_checkstack(l, 1) } == 0 {
@@ -1278,15 +1412,14 @@ unsafe fn decode_stack(l: *mut lua_State, data: &[u8]) -> Result<c_int, DecodeFa
         .ok_or(DecodeFail::TooMany { count })
 }
 
-/// The decoder: reads values from `data` at `pos` and pushes them onto the
-/// stack of `l`. `Copy`, like everything it holds, so that it has no
+/// The decoder: reads values from `input` and pushes them onto the stack of
+/// `l`. `Copy`, like everything it holds, so that it has no
 /// destructor for a Lua error to skip; it cannot panic (the lints on its
 /// `impl` forbid indexing, unchecked arithmetic and unwrapping).
 #[derive(Clone, Copy)]
 struct Decoder<'a> {
     l: *mut lua_State,
-    data: &'a [u8],
-    pos: usize,
+    input: Reader<'a>,
 }
 
 #[deny(
@@ -1298,68 +1431,6 @@ struct Decoder<'a> {
     clippy::unreachable
 )]
 impl<'a> Decoder<'a> {
-    fn remaining(&self) -> usize {
-        self.data.len().saturating_sub(self.pos)
-    }
-
-    /// Takes the next byte of the item `what` that starts at `start`.
-    fn byte(&mut self, what: &'static str, start: usize) -> Result<u8, DecodeFail> {
-        match self.data.get(self.pos) {
-            Some(&byte) => {
-                // Cannot wrap: `pos < data.len()`.
-                self.pos = self.pos.wrapping_add(1);
-                Ok(byte)
-            }
-            None => Err(DecodeFail::Truncated {
-                what,
-                offset: start,
-                needed: 1,
-                remaining: 0,
-            }),
-        }
-    }
-
-    /// Takes the next `n` bytes of the item `what` that starts at `start`.
-    fn take(&mut self, n: u64, what: &'static str, start: usize) -> Result<&'a [u8], DecodeFail> {
-        let data: &'a [u8] = self.data;
-        let pos = self.pos;
-        let bytes = usize::try_from(n)
-            .ok()
-            .and_then(|n| data.get(pos..pos.checked_add(n)?));
-        match bytes {
-            Some(bytes) => {
-                // Cannot wrap: the bytes are inside `data`.
-                self.pos = pos.wrapping_add(bytes.len());
-                Ok(bytes)
-            }
-            None => Err(DecodeFail::Truncated {
-                what,
-                offset: start,
-                needed: n,
-                remaining: self.remaining(),
-            }),
-        }
-    }
-
-    fn varint(&mut self, what: &'static str, start: usize) -> Result<u64, DecodeFail> {
-        let varint_at = self.pos;
-        let mut v: u64 = 0;
-        let mut shift: u32 = 0;
-        for i in 0..VARINT_MAX_BYTES {
-            let byte = self.byte(what, start)?;
-            if i == VARINT_MAX_BYTES - 1 && byte > 1 {
-                return Err(DecodeFail::InvalidVarint { offset: varint_at });
-            }
-            // `shift` is at most 63 here.
-            v |= u64::from(byte & 0x7f).wrapping_shl(shift);
-            if byte & 0x80 == 0 {
-                return Ok(v);
-            }
-            shift = shift.wrapping_add(7);
-        }
-        Err(DecodeFail::InvalidVarint { offset: varint_at })
-    }
-
     /// Reads one value found inside a table at `depth` (0 at the top level)
     /// and pushes it.
     ///
@@ -1367,8 +1438,8 @@ impl<'a> Decoder<'a> {
     /// As for [`decode_stack`], with room on the stack for one value.
     unsafe fn value(&mut self, depth: usize) -> Result<Pushed, DecodeFail> {
         let l = self.l;
-        let start = self.pos;
-        let tag = self.byte("a value", start)?;
+        let start = self.input.pos;
+        let tag = self.input.byte("a value", start)?;
         // SAFETY: per the contract, each arm pushes one value into the slot
         // the caller made room for. Only `string` and `table` allocate, and may
         // raise a memory error (the caller accepts it).
@@ -1381,11 +1452,11 @@ impl<'a> Decoder<'a> {
                 TAG_FALSE => ffi::lua_pushboolean(l, 0),
                 TAG_TRUE => ffi::lua_pushboolean(l, 1),
                 TAG_INTEGER => {
-                    let v = self.varint("an integer", start)?;
+                    let v = self.input.varint("an integer", start)?;
                     ffi::lua_pushinteger(l, unzigzag(v));
                 }
                 TAG_FLOAT => {
-                    let bytes = self.take(8, "a float", start)?;
+                    let bytes = self.input.take(8, "a float", start)?;
                     let bits = <[u8; 8]>::try_from(bytes).map_or(0, u64::from_le_bytes);
                     let n = f64::from_bits(bits);
                     ffi::lua_pushnumber(l, n);
@@ -1394,7 +1465,7 @@ impl<'a> Decoder<'a> {
                     }
                 }
                 TAG_STRING => {
-                    let len = self.varint("a string", start)?;
+                    let len = self.input.varint("a string", start)?;
                     self.string(len, start)?;
                 }
                 TAG_SHORT_STRING..=TAG_SHORT_STRING_LAST => {
@@ -1411,7 +1482,7 @@ impl<'a> Decoder<'a> {
     /// # Safety
     /// As for [`Decoder::value`].
     unsafe fn string(&mut self, len: u64, start: usize) -> Result<(), DecodeFail> {
-        let bytes = self.take(len, "a string", start)?;
+        let bytes = self.input.take(len, "a string", start)?;
         // SAFETY: per the contract; `lua_pushlstring` copies the bytes and may
         // raise a memory error.
         unsafe { ffi::lua_pushlstring(self.l, bytes.as_ptr().cast(), bytes.len()) };
@@ -1428,11 +1499,11 @@ impl<'a> Decoder<'a> {
         if depth > MAX_DEPTH {
             return Err(DecodeFail::TooDeep { offset: start });
         }
-        let narr = self.varint("a table", start)?;
-        let nhash = self.varint("a table", start)?;
+        let narr = self.input.varint("a table", start)?;
+        let nhash = self.input.varint("a table", start)?;
         // Every array value takes at least one byte, every pair at least two.
         let needed = nhash.saturating_mul(2).saturating_add(narr);
-        let remaining = self.remaining();
+        let remaining = self.input.remaining();
         if needed > remaining as u64 {
             return Err(DecodeFail::Truncated {
                 what: "a table",
@@ -1470,7 +1541,7 @@ impl<'a> Decoder<'a> {
                 }
             }
             for _ in 0..nhash {
-                let key_at = self.pos;
+                let key_at = self.input.pos;
                 let invalid = match self.value(depth)? {
                     Pushed::Nil => "nil",
                     Pushed::NaN => "NaN",

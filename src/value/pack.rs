@@ -18,9 +18,9 @@ use super::display::key_segment;
 use super::table::TableBuilder;
 use super::{Table, Value};
 use crate::lua::pack::{
-    unzigzag, varint, zigzag, MAX_DEPTH, SHORT_STRING_MAX, SMALL_INTEGER_MAX, TAG_FALSE, TAG_FLOAT,
-    TAG_INTEGER, TAG_NIL, TAG_SHORT_STRING, TAG_SHORT_STRING_LAST, TAG_SMALL_INTEGER, TAG_STRING,
-    TAG_TABLE, TAG_TRUE, VARINT_MAX_BYTES,
+    unzigzag, varint, zigzag, ReadFail, Reader, MAX_DEPTH, SHORT_STRING_MAX, SMALL_INTEGER_MAX,
+    TAG_FALSE, TAG_FLOAT, TAG_INTEGER, TAG_NIL, TAG_SHORT_STRING, TAG_SHORT_STRING_LAST,
+    TAG_SMALL_INTEGER, TAG_STRING, TAG_TABLE, TAG_TRUE,
 };
 
 /// Why [`pack`] or [`unpack`] failed.
@@ -200,6 +200,25 @@ fn put_varint(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&bytes[..n]);
 }
 
+impl From<ReadFail> for PackError {
+    fn from(fail: ReadFail) -> Self {
+        match fail {
+            ReadFail::Truncated {
+                what,
+                offset,
+                needed,
+                remaining,
+            } => PackError::Truncated {
+                what,
+                offset,
+                needed,
+                remaining,
+            },
+            ReadFail::InvalidVarint { offset } => PackError::InvalidVarint { offset },
+        }
+    }
+}
+
 /// Unpacks bytes made by `skynet.pack` (or [`pack`]) into the values packed.
 ///
 /// Safe on any input: malformed or truncated bytes give an error, never a
@@ -244,9 +263,11 @@ fn put_varint(out: &mut Vec<u8>, v: u64) {
 /// [`PackError::InvalidVarint`], [`PackError::InvalidKey`] or
 /// [`PackError::TooDeepInput`], each with the offset where it was found.
 pub fn unpack(data: &[u8]) -> Result<Vec<Value>, PackError> {
-    let mut decoder = Decoder { data, pos: 0 };
+    let mut decoder = Decoder {
+        input: Reader::new(data),
+    };
     let mut values = Vec::new();
-    while decoder.pos < data.len() {
+    while !decoder.input.is_done() {
         values.push(decoder.value(0)?.0);
     }
     Ok(values)
@@ -270,8 +291,7 @@ enum KeyCheck {
     clippy::panic
 )]
 struct Decoder<'a> {
-    data: &'a [u8],
-    pos: usize,
+    input: Reader<'a>,
 }
 
 #[deny(
@@ -282,67 +302,17 @@ struct Decoder<'a> {
     clippy::panic
 )]
 impl<'a> Decoder<'a> {
-    fn remaining(&self) -> usize {
-        self.data.len().saturating_sub(self.pos)
-    }
-
-    /// Takes the next byte of the item `what` that starts at `start`.
-    fn byte(&mut self, what: &'static str, start: usize) -> Result<u8, PackError> {
-        let byte = *self.data.get(self.pos).ok_or(PackError::Truncated {
-            what,
-            offset: start,
-            needed: 1,
-            remaining: 0,
-        })?;
-        self.pos = self.pos.saturating_add(1);
-        Ok(byte)
-    }
-
-    /// Takes the next `n` bytes of the item `what` that starts at `start`.
-    fn take(&mut self, n: u64, what: &'static str, start: usize) -> Result<&'a [u8], PackError> {
-        let data: &'a [u8] = self.data;
-        let pos = self.pos;
-        let bytes = usize::try_from(n)
-            .ok()
-            .and_then(|n| data.get(pos..pos.checked_add(n)?))
-            .ok_or(PackError::Truncated {
-                what,
-                offset: start,
-                needed: n,
-                remaining: self.remaining(),
-            })?;
-        self.pos = pos.saturating_add(bytes.len());
-        Ok(bytes)
-    }
-
-    fn varint(&mut self, what: &'static str, start: usize) -> Result<u64, PackError> {
-        let offset = self.pos;
-        let mut v: u64 = 0;
-        for i in 0..VARINT_MAX_BYTES {
-            let byte = self.byte(what, start)?;
-            if i == VARINT_MAX_BYTES.saturating_sub(1) && byte > 1 {
-                return Err(PackError::InvalidVarint { offset });
-            }
-            // `7 * i` is at most 63 here.
-            v |= u64::from(byte & 0x7f).wrapping_shl(7u32.saturating_mul(i as u32));
-            if byte & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(PackError::InvalidVarint { offset })
-    }
-
     /// Reads one value found inside a table at `depth` (0 at the top level).
     fn value(&mut self, depth: usize) -> Result<(Value, KeyCheck), PackError> {
-        let start = self.pos;
-        let tag = self.byte("a value", start)?;
+        let start = self.input.pos;
+        let tag = self.input.byte("a value", start)?;
         let value = match tag {
             TAG_NIL => return Ok((Value::Nil, KeyCheck::Nil)),
             TAG_FALSE => Value::Boolean(false),
             TAG_TRUE => Value::Boolean(true),
-            TAG_INTEGER => Value::Integer(unzigzag(self.varint("an integer", start)?)),
+            TAG_INTEGER => Value::Integer(unzigzag(self.input.varint("an integer", start)?)),
             TAG_FLOAT => {
-                let bytes = self.take(8, "a float", start)?;
+                let bytes = self.input.take(8, "a float", start)?;
                 let bits = <[u8; 8]>::try_from(bytes).map_or(0, u64::from_le_bytes);
                 let n = f64::from_bits(bits);
                 if n.is_nan() {
@@ -351,7 +321,7 @@ impl<'a> Decoder<'a> {
                 Value::Number(n)
             }
             TAG_STRING => {
-                let len = self.varint("a string", start)?;
+                let len = self.input.varint("a string", start)?;
                 self.string(len, start)?
             }
             TAG_SHORT_STRING..=TAG_SHORT_STRING_LAST => {
@@ -365,7 +335,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn string(&mut self, len: u64, start: usize) -> Result<Value, PackError> {
-        let bytes = self.take(len, "a string", start)?;
+        let bytes = self.input.take(len, "a string", start)?;
         Ok(Value::String(Bytes::copy_from_slice(bytes)))
     }
 
@@ -377,11 +347,11 @@ impl<'a> Decoder<'a> {
                 offset: start,
             });
         }
-        let narr = self.varint("a table", start)?;
-        let nhash = self.varint("a table", start)?;
+        let narr = self.input.varint("a table", start)?;
+        let nhash = self.input.varint("a table", start)?;
         // Every array value takes at least one byte, every pair at least two.
         let needed = nhash.saturating_mul(2).saturating_add(narr);
-        let remaining = self.remaining();
+        let remaining = self.input.remaining();
         if needed > remaining as u64 {
             return Err(PackError::Truncated {
                 what: "a table",
@@ -398,7 +368,7 @@ impl<'a> Decoder<'a> {
         }
         let mut builder = TableBuilder::new(array);
         for _ in 0..nhash {
-            let key_at = self.pos;
+            let key_at = self.input.pos;
             let (key, check) = self.value(depth)?;
             let what = match check {
                 KeyCheck::Nil => "nil",
