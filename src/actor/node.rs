@@ -106,13 +106,9 @@ impl Node {
         }
     }
 
-    /// Whether `handle` names a live service: one that takes messages. A
-    /// service that is exiting (it called exit or was killed, and is retired
-    /// once its current message returns) is not alive any more.
+    /// Whether `handle` names a live service.
     pub fn is_alive(&self, handle: Handle) -> bool {
-        self.router
-            .cell(handle)
-            .is_some_and(|c| !c.exiting.load(Ordering::Relaxed))
+        self.router.cell(handle).is_some()
     }
 
     /// How many services are alive.

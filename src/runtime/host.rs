@@ -196,16 +196,24 @@ impl Runtime {
         }
         match rx.recv_timeout(timeout) {
             Ok(answer) if answer.ptype == ptype::RESPONSE => Ok(answer.payload),
-            // A service marks itself exiting before it fails the calls it
-            // leaves unanswered (`skynet.exit`), so an error from one on its
-            // way out reads as `Dead` whichever thread gets there first.
-            Ok(_) if !self.node.is_alive(to) => Err(Error::Dead(to)),
+            Ok(_) if self.is_gone(to) => Err(Error::Dead(to)),
             Ok(_) => Err(Error::Failed(to)),
             Err(_) => {
                 port.waiting.remove(&session);
                 Err(Error::Timeout { to, after: timeout })
             }
         }
+    }
+
+    /// Whether `to` has exited or is exiting. A service marks itself exiting
+    /// before it fails the calls it leaves unanswered (`skynet.exit`), so an
+    /// error from a service that is on its way out reads as [`Error::Dead`]
+    /// whichever thread gets there first.
+    fn is_gone(&self, to: Handle) -> bool {
+        self.node
+            .router
+            .cell(to)
+            .is_none_or(|cell| cell.exiting.load(Ordering::Relaxed))
     }
 
     /// Calls a service with Lua values (type `lua`) and returns the values it
